@@ -1,0 +1,121 @@
+/** The `flintca` command (CONTRACT.md). Exit codes: 0 ok, 1 operation failed, 2 bad usage. */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { env } from '../config/index.js';
+import { isFlintError } from '../errors/index.js';
+import { runAuditExport, runAuditVerify, runIssue, runList, runRevoke, runUnrevoke } from './commands.js';
+import { runInit } from './init.js';
+import { makeLogger } from './runtime.js';
+import { runServe } from './serve.js';
+
+const out = (s: string) => process.stdout.write(s + '\n');
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('not a port number');
+  return n;
+}
+
+function dataOption(): Option {
+  const o = new Option('--data <dir>', 'data directory (FLINTCA_DATA)');
+  const d = env().data;
+  return d ? o.default(d) : o.makeOptionMandatory();
+}
+
+export function buildProgram(): Command {
+  const program = new Command('flintca').description('Flint CA: an internal private certificate authority').exitOverride().showHelpAfterError();
+
+  program
+    .command('init')
+    .description('create the key store, root and issuing CA, TLS certificate, profiles and DIR/flintca.json (idempotent unless --force)')
+    .addOption(dataOption())
+    .addOption(new Option('--hsm <kind>', 'key store: softhsm (default when SoftHSM is installed) or file').choices(['softhsm', 'file']))
+    .option('--pin <pin>', 'user PIN of the new SoftHSM token (or passphrase of software keys); random when omitted')
+    .option('--so-pin <pin>', 'security-officer PIN of the new SoftHSM token; random when omitted')
+    .option('--name <name>', 'CA name used in certificate subjects', 'Flint CA')
+    .option('--dns <names>', 'names of the CA\'s own HTTPS certificate, comma-separated', 'localhost,127.0.0.1')
+    .option('--est-password <pw>', 'HTTP Basic password for EST user "est"')
+    .option('--scep-challenge <pw>', 'static SCEP challenge password')
+    .option('--http-port <port>', 'plain HTTP port written into the config and certificate URLs', port)
+    .option('--https-port <port>', 'HTTPS port written into the config', port)
+    .option('--force', 'wipe DIR and start over')
+    .action(async (o) => runInit(o, makeLogger('stderr', 'warn'), out));
+
+  program
+    .command('serve')
+    .description('serve ACME, EST, SCEP, OCSP, CRLs, health and metrics')
+    .addOption(dataOption())
+    .option('--host <host>', 'address to listen on')
+    .option('--https-port <port>', 'HTTPS port (FLINTCA_HTTPS_PORT)', port)
+    .option('--http-port <port>', 'plain HTTP port (FLINTCA_HTTP_PORT)', port)
+    .option('--acme-http01-port <port>', 'port the CA connects to for http-01 validation', port)
+    .option('--acme-tlsalpn01-port <port>', 'port the CA connects to for tls-alpn-01 validation', port)
+    .option('--acme-dns-resolver <host:port>', 'DNS server for identifier and TXT lookups')
+    .action(async (o) => runServe(o));
+
+  program
+    .command('issue')
+    .description('issue a certificate from a CSR with a profile')
+    .addOption(dataOption())
+    .requiredOption('--csr <file>', 'PKCS#10 CSR, PEM or DER')
+    .requiredOption('--profile <name>', 'signing profile')
+    .option('--out <file>', 'write the certificate (PEM) here instead of stdout')
+    .option('--chain', 'append the issuing CA chain (without the root)')
+    .action(async (o) => runIssue(o, out));
+
+  program
+    .command('revoke')
+    .description('revoke a certificate by serial number')
+    .addOption(dataOption())
+    .requiredOption('--serial <hex>', 'serial number in hex (colons allowed)')
+    .option('--reason <reason>', 'keyCompromise, superseded, cessationOfOperation, affiliationChanged, privilegeWithdrawn, certificateHold, ...')
+    .action(async (o) => runRevoke(o, out));
+
+  program
+    .command('unrevoke')
+    .description('release a certificate from certificateHold')
+    .addOption(dataOption())
+    .requiredOption('--serial <hex>', 'serial number in hex')
+    .action(async (o) => runUnrevoke(o, out));
+
+  program
+    .command('list')
+    .description('list issued certificates')
+    .addOption(dataOption())
+    .option('--expiring-within <duration>', 'only certificates expiring within e.g. 30d')
+    .option('--json', 'one JSON object per line')
+    .action(async (o) => runList(o, out));
+
+  const audit = program.command('audit').description('the tamper-evident audit log');
+  audit
+    .command('verify')
+    .description('recompute the hash chain and checkpoints; exit 1 naming the first broken record')
+    .addOption(dataOption())
+    .action(async (o) => {
+      if (!(await runAuditVerify(o, out))) process.exitCode = 1;
+    });
+  audit
+    .command('export')
+    .description('write audit records as JSON lines')
+    .addOption(dataOption())
+    .option('--since <iso>', 'only records at or after this time')
+    .action(async (o) => runAuditExport(o));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+    }
+    if (isFlintError(e)) {
+      process.stderr.write(`flintca: ${e.detail}\n`);
+      return 1;
+    }
+    process.stderr.write(`flintca: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    return 1;
+  }
+}

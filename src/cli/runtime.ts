@@ -1,0 +1,105 @@
+/**
+ * The composition root (ARCHITECTURE.md): the only place concrete classes are constructed and
+ * wired. Commands open what they need through here.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
+import { AuditLog } from '../audit/index.js';
+import { env, loadConfig, useSoftHsmConf, type Config } from '../config/index.js';
+import { Authority, IssuerRegistry, publicUrls, type IssuanceObserver } from '../core/index.js';
+import { FlintError } from '../errors/index.js';
+import { openKeyStore } from '../keys/index.js';
+import type { KeyStore } from '../keys/types.js';
+import { loadProfiles, type Profile } from '../profiles/index.js';
+import { SqliteStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
+
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  store: Store;
+  keys: KeyStore;
+  audit: AuditLog;
+  issuers: IssuerRegistry;
+  profiles: Map<string, Profile>;
+  authority: Authority;
+  close(): Promise<void>;
+}
+
+export function makeLogger(destination: 'stdout' | 'stderr', defaultLevel: string): Logger {
+  return pino({ level: env().logLevel ?? defaultLevel, base: { service: 'flintca' } }, pino.destination(destination === 'stdout' ? 1 : 2));
+}
+
+export async function openStore(config: Config): Promise<Store> {
+  const url = config.databaseUrl;
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    throw new FlintError('invalidConfig', 'the PostgreSQL store is not available in this build yet (databaseUrl / FLINTCA_DB_URL)');
+  }
+  if (!url.startsWith('sqlite:')) throw new FlintError('invalidConfig', `databaseUrl: "${url}" is neither sqlite:FILE nor postgres://...`);
+  return SqliteStore.open(config.path(url.slice('sqlite:'.length)));
+}
+
+export async function openKeys(config: Config): Promise<KeyStore> {
+  const ks = config.keyStore;
+  if (ks.kind === 'pkcs11') {
+    if (ks.softhsmConf) useSoftHsmConf(ks.softhsmConf);
+    return openKeyStore({ kind: 'pkcs11', modulePath: ks.modulePath, tokenLabel: ks.tokenLabel, pin: config.secrets.pkcs11Pin!.reveal(), poolSize: ks.poolSize });
+  }
+  return openKeyStore({ kind: 'file', dir: ks.dir, passphrase: config.secrets.keyPassphrase!.reveal() });
+}
+
+export function auditPublicKeyPath(config: Config): string {
+  return config.path('ca/audit-key.pub.pem');
+}
+
+export async function openRuntime(dataDir: string, opts: { logger: Logger; observer?: IssuanceObserver; serverOverrides?: Partial<Config['server']> }): Promise<Runtime> {
+  const config = loadConfig(dataDir, opts.serverOverrides);
+  const logger = opts.logger;
+  const profiles = loadProfiles(config.path(config.profilesDir));
+  const store = await openStore(config);
+  let keys: KeyStore | undefined;
+  try {
+    keys = await openKeys(config);
+    const auditSigner = await keys.find(config.audit.keyLabel);
+    const audit = new AuditLog(store.audit, logger, auditSigner ? { signer: auditSigner, every: config.audit.checkpointEvery, intervalMs: config.audit.checkpointIntervalSeconds * 1000 } : undefined);
+    const issuers = await IssuerRegistry.load(store.cas, keys);
+    if (!issuers.has(config.defaultIssuer)) throw new FlintError('invalidConfig', `defaultIssuer: no CA named ${config.defaultIssuer} in the store`);
+    const authority = new Authority({
+      store,
+      audit,
+      issuers,
+      profiles,
+      defaultIssuer: config.defaultIssuer,
+      urls: publicUrls(config.publicBaseUrl),
+      clock: () => new Date(),
+      random: (n) => randomBytes(n),
+      observer: opts.observer,
+    });
+    const k = keys;
+    return {
+      config,
+      logger,
+      store,
+      keys: k,
+      audit,
+      issuers,
+      profiles,
+      authority,
+      close: async () => {
+        await audit.close().catch((e) => logger.warn({ err: e }, 'final audit checkpoint failed'));
+        await store.close();
+        await k.close();
+      },
+    };
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    await keys?.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+export function readAuditPublicKey(config: Config): string | undefined {
+  const p = auditPublicKeyPath(config);
+  return existsSync(p) ? readFileSync(p, 'utf8') : undefined;
+}

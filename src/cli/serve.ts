@@ -1,0 +1,70 @@
+/** `flintca serve`: wires the runtime into the two listeners and drains on SIGTERM/SIGINT. */
+import { readFileSync } from 'node:fs';
+import { createApps, type Mount } from '../http/apps.js';
+import { Metrics } from '../http/metrics.js';
+import { startListeners } from '../http/server.js';
+import { SoftwareKeyStore, tlsKeyMaterial } from '../keys/index.js';
+import { toPem } from '../pki/pem.js';
+import { makeLogger, openRuntime, type Runtime } from './runtime.js';
+
+export interface ServeOptions {
+  data: string;
+  host?: string;
+  httpsPort?: number;
+  httpPort?: number;
+  acmeHttp01Port?: number;
+  acmeTlsalpn01Port?: number;
+  acmeDnsResolver?: string;
+}
+
+/** Protocol front-ends register their routers here (filled in by the protocol issues). */
+export type MountFactory = (rt: Runtime, opts: ServeOptions) => Promise<Mount[]> | Mount[];
+export const mountFactories: MountFactory[] = [];
+
+export async function runServe(o: ServeOptions): Promise<void> {
+  const logger = makeLogger('stdout', 'info');
+  let metrics: Metrics | undefined;
+  const rt = await openRuntime(o.data, {
+    logger,
+    observer: { issued: (...a) => metrics?.issued(...a) },
+    serverOverrides: { host: o.host, httpPort: o.httpPort, httpsPort: o.httpsPort },
+  });
+  metrics = new Metrics(rt.store.certificates);
+  const { config } = rt;
+  await rt.audit.record({ actor: 'system', action: 'server.start', object: `node:${process.pid}`, result: 'ok', data: { profiles: [...rt.profiles.keys()], cas: rt.issuers.list().map((i) => i.id), store: rt.store.kind, keyStore: rt.keys.kind } });
+
+  let draining = false;
+  const mounts: Mount[] = [];
+  for (const f of mountFactories) mounts.push(...(await f(rt, o)));
+  const apps = createApps({
+    logger,
+    metrics,
+    issuers: rt.issuers,
+    draining: () => draining,
+    ready: async () => {
+      const [store, keys] = await Promise.all([rt.store.ping(), rt.keys.healthy()]);
+      return { ok: store && keys, detail: { store, keyStore: keys } };
+    },
+    mounts,
+  });
+  const tlsKeys = await SoftwareKeyStore.open({ dir: config.path(config.tls.keyDir), passphrase: config.secrets.tlsPassphrase?.reveal() ?? '' });
+  const { keyPem, passphrase } = await tlsKeyMaterial(tlsKeys, config.tls.keyLabel);
+  const clientCaPem = rt.issuers.list().map((i) => toPem(i.record.certDer, 'CERTIFICATE')).join('');
+  const listeners = await startListeners(apps, { certPem: readFileSync(config.path(config.tls.certFile), 'utf8'), keyPem, passphrase, clientCaPem }, config.server);
+  logger.info({ httpPort: listeners.httpPort, httpsPort: listeners.httpsPort, host: config.server.host }, 'Flint CA serving');
+
+  const shutdown = async (signal: string) => {
+    if (draining) return;
+    draining = true;
+    logger.info({ signal }, 'draining');
+    await listeners.close(config.server.shutdownGraceMs);
+    await rt.audit.record({ actor: 'system', action: 'server.stop', object: `node:${process.pid}`, result: 'ok', data: { signal } }).catch(() => undefined);
+    await rt.close();
+    await tlsKeys.close();
+    logger.info('stopped');
+    logger.flush?.();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}

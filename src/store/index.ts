@@ -1,0 +1,3 @@
+export * from './types.js';
+export { canonicalJson, hashAuditRecord, GENESIS_HASH } from './audit-hash.js';
+export { SqliteStore } from './sqlite/store.js';
