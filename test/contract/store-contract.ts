@@ -1,0 +1,101 @@
+/** The repository contract every store implementation passes (SQLite now, PostgreSQL in the HA issue). */
+import { describe, expect, it } from 'vitest';
+import { hashAuditRecord, type CertificateRecord, type Store } from '../../src/store/index.js';
+
+export function cert(serial: string, over: Partial<CertificateRecord> = {}): CertificateRecord {
+  return {
+    serial,
+    issuerId: 'issuing',
+    subject: 'CN=test',
+    sans: ['dns:test.internal'],
+    notBefore: new Date('2026-01-01T00:00:00Z'),
+    notAfter: new Date('2026-12-31T00:00:00Z'),
+    profile: 'tls-server',
+    requester: 'test',
+    protocol: 'cli',
+    status: 'valid',
+    revokedAt: null,
+    revocationReason: null,
+    der: Buffer.from([0x30, 0x00]),
+    createdAt: new Date('2026-01-01T00:00:00Z'),
+    replaces: null,
+    ...over,
+  };
+}
+
+export function storeContract(name: string, open: () => Promise<Store>): void {
+  describe(`store contract: ${name}`, () => {
+    it('inserts and reads certificates, rejects duplicate serials', async () => {
+      const s = await open();
+      await s.certificates.insert(cert('0a01'), [{ actor: 't', action: 'certificate.issue', object: 'certificate:0a01', result: 'ok' }]);
+      const got = await s.certificates.get('0a01');
+      expect(got?.sans).toEqual(['dns:test.internal']);
+      expect(got?.der.equals(Buffer.from([0x30, 0x00]))).toBe(true);
+      await expect(s.certificates.insert(cert('0a01'))).rejects.toMatchObject({ kind: 'conflict', code: 'store.duplicateSerial' });
+      await s.close();
+    });
+
+    it('commits concurrent writes in groups, each with its audit record', async () => {
+      const s = await open();
+      const before = (await s.audit.head())?.seq ?? 0;
+      await Promise.all(Array.from({ length: 50 }, (_, i) => s.certificates.insert(cert(`1b${i.toString(16).padStart(2, '0')}`), [{ actor: 't', action: 'certificate.issue', object: `c${i}`, result: 'ok' }])));
+      const after = await s.audit.head();
+      expect(after!.seq - before).toBe(50);
+      // A failing write in a batch does not take the others down.
+      const results = await Promise.allSettled([s.certificates.insert(cert('1b00')), s.certificates.insert(cert('1cff'))]);
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled']);
+      await s.close();
+    });
+
+    it('changes status only from the expected statuses', async () => {
+      const s = await open();
+      await s.certificates.insert(cert('2c01'));
+      const audit = [{ actor: 't', action: 'certificate.revoke', object: 'certificate:2c01', result: 'ok' as const }];
+      expect(await s.certificates.setStatus({ serial: '2c01', status: 'revoked', revokedAt: new Date(), reason: 1, fromStatuses: ['valid'] }, audit)).toBe(true);
+      const head = await s.audit.head();
+      expect(await s.certificates.setStatus({ serial: '2c01', status: 'revoked', revokedAt: new Date(), reason: 1, fromStatuses: ['valid'] }, audit)).toBe(false);
+      expect((await s.audit.head())!.seq).toBe(head!.seq); // no audit record for a change that did not happen
+      expect((await s.certificates.get('2c01'))?.revocationReason).toBe(1);
+      await s.close();
+    });
+
+    it('filters certificates by expiry and status', async () => {
+      const s = await open();
+      const now = new Date('2026-06-01T00:00:00Z');
+      await s.certificates.insert(cert('3d01', { notAfter: new Date('2026-06-05T00:00:00Z') }));
+      await s.certificates.insert(cert('3d02', { notAfter: new Date('2026-09-01T00:00:00Z') }));
+      const soon = await s.certificates.list({ expiringBefore: new Date('2026-07-01T00:00:00Z'), notExpiredAt: now });
+      expect(soon.map((c) => c.serial)).toContain('3d01');
+      expect(soon.map((c) => c.serial)).not.toContain('3d02');
+      const buckets = await s.certificates.countByExpiry(now, [7, 30]);
+      expect(buckets['7d']).toBeGreaterThanOrEqual(1);
+      await s.close();
+    });
+
+    it('chains audit records and stores checkpoints', async () => {
+      const s = await open();
+      const recs = await s.audit.append([
+        { actor: 'a', action: 'x', object: 'o', result: 'ok', data: { n: 1 } },
+        { actor: 'a', action: 'y', object: 'o', result: 'denied', reason: 'because' },
+      ]);
+      expect(recs[1]!.prevHash).toBe(recs[0]!.hash);
+      const { hash, ...rest } = recs[1]!;
+      expect(hashAuditRecord(rest)).toBe(hash);
+      const range = await s.audit.range(recs[0]!.seq, 2);
+      expect(range).toEqual(recs);
+      await s.audit.addCheckpoint({ headSeq: recs[1]!.seq, headHash: recs[1]!.hash, time: new Date().toISOString(), keyUri: 'k', signature: 'AA==' });
+      expect((await s.audit.checkpoints()).at(-1)?.headSeq).toBe(recs[1]!.seq);
+      await s.close();
+    });
+
+    it('stores CAs', async () => {
+      const s = await open();
+      const now = new Date();
+      await s.cas.upsert({ id: 'issuing', parentId: 'root', keyUri: 'file:x', certDer: Buffer.from([1]), subject: 'CN=i', ski: 'ab', notBefore: now, notAfter: now, status: 'active', createdAt: now });
+      expect((await s.cas.get('issuing'))?.parentId).toBe('root');
+      expect((await s.cas.list()).length).toBeGreaterThanOrEqual(1);
+      expect(await s.ping()).toBe(true);
+      await s.close();
+    });
+  });
+}
