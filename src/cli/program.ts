@@ -4,6 +4,7 @@ import { env } from '../config/index.js';
 import { isFlintError } from '../errors/index.js';
 import { runAuditExport, runAuditVerify, runIssue, runList, runRevoke, runUnrevoke } from './commands.js';
 import { runInit } from './init.js';
+import { runRequestsDecide, runRequestsList } from './requests.js';
 import { makeLogger } from './runtime.js';
 import { runServe } from './serve.js';
 
@@ -84,6 +85,28 @@ export function buildProgram(): Command {
     .option('--expiring-within <duration>', 'only certificates expiring within e.g. 30d')
     .option('--json', 'one JSON object per line')
     .action(async (o) => runList(o, out));
+
+  const requests = program.command('requests').description('the manual-approval queue shared by EST and SCEP');
+  requests
+    .command('list')
+    .description('list queued enrollment requests')
+    .addOption(dataOption())
+    .option('--status <status>', 'pending, approved, rejected or issued')
+    .option('--json', 'one JSON object per line')
+    .action(async (o) => runRequestsList(o, out));
+  requests
+    .command('approve')
+    .description('approve a pending request; the device gets its certificate on its next retry or poll')
+    .addOption(dataOption())
+    .requiredOption('--id <id>', 'request id (from requests list)')
+    .action(async (o) => runRequestsDecide(o, 'approved', out));
+  requests
+    .command('reject')
+    .description('reject a pending request')
+    .addOption(dataOption())
+    .requiredOption('--id <id>', 'request id')
+    .option('--reason <text>', 'why (recorded in the audit log)')
+    .action(async (o) => runRequestsDecide(o, 'rejected', out));
 
   const audit = program.command('audit').description('the tamper-evident audit log');
   audit

@@ -5,7 +5,8 @@ import { Metrics } from '../http/metrics.js';
 import { startListeners } from '../http/server.js';
 import { SoftwareKeyStore, tlsKeyMaterial } from '../keys/index.js';
 import { toPem } from '../pki/pem.js';
-import { makeLogger, openRuntime, type Runtime } from './runtime.js';
+import { frontendFactories, type Frontend } from './frontends.js';
+import { makeLogger, openRuntime } from './runtime.js';
 
 export interface ServeOptions {
   data: string;
@@ -17,9 +18,6 @@ export interface ServeOptions {
   acmeDnsResolver?: string;
 }
 
-/** Protocol front-ends register their routers here (filled in by the protocol issues). */
-export type MountFactory = (rt: Runtime, opts: ServeOptions) => Promise<Mount[]> | Mount[];
-export const mountFactories: MountFactory[] = [];
 
 export async function runServe(o: ServeOptions): Promise<void> {
   const logger = makeLogger('stdout', 'info');
@@ -34,8 +32,9 @@ export async function runServe(o: ServeOptions): Promise<void> {
   await rt.audit.record({ actor: 'system', action: 'server.start', object: `node:${process.pid}`, result: 'ok', data: { profiles: [...rt.profiles.keys()], cas: rt.issuers.list().map((i) => i.id), store: rt.store.kind, keyStore: rt.keys.kind } });
 
   let draining = false;
-  const mounts: Mount[] = [];
-  for (const f of mountFactories) mounts.push(...(await f(rt, o)));
+  const frontends: Frontend[] = [];
+  for (const f of frontendFactories) frontends.push(await f(rt, o));
+  const mounts: Mount[] = frontends.flatMap((f) => f.mounts);
   const apps = createApps({
     logger,
     metrics,
@@ -58,6 +57,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
     draining = true;
     logger.info({ signal }, 'draining');
     await listeners.close(config.server.shutdownGraceMs);
+    for (const f of frontends) await f.close?.().catch((e) => logger.warn({ err: e, frontend: f.name }, 'front-end close failed'));
     await rt.audit.record({ actor: 'system', action: 'server.stop', object: `node:${process.pid}`, result: 'ok', data: { signal } }).catch(() => undefined);
     await rt.close();
     await tlsKeys.close();

@@ -7,6 +7,16 @@
  * commits the row change and the chained audit records in one transaction (no partial state).
  */
 
+import type { ApprovalRequest, ApprovalStatus } from './approvals.js';
+import type { RevocationRepository } from './revocation-types.js';
+import type { AcmeRepository } from './acme-types.js';
+import type { EnrollmentRepository } from './enrollment-types.js';
+
+export type { ApprovalRequest, ApprovalStatus } from './approvals.js';
+export type { RevocationRepository } from './revocation-types.js';
+export type { AcmeRepository } from './acme-types.js';
+export type { EnrollmentRepository } from './enrollment-types.js';
+
 export type CertificateStatus = 'valid' | 'revoked' | 'hold';
 
 export interface CaRecord {
@@ -121,11 +131,26 @@ export interface AuditRepository {
   checkpoints(): Promise<AuditCheckpoint[]>;
 }
 
+export interface ApprovalRepository {
+  /** Inserts a pending request; returns the existing one when the id is already queued (idempotent). */
+  submit(req: Omit<ApprovalRequest, 'status' | 'decidedAt' | 'decidedBy' | 'reason' | 'serial'>, audit?: AuditInput[]): Promise<ApprovalRequest>;
+  get(id: string): Promise<ApprovalRequest | undefined>;
+  list(status?: ApprovalStatus): Promise<ApprovalRequest[]>;
+  /** pending → approved/rejected; false when the request is not pending. */
+  decide(id: string, decision: 'approved' | 'rejected', actor: string, reason: string | null, audit?: AuditInput[]): Promise<boolean>;
+  /** approved → issued with the serial; false when not approved (someone else issued it first). */
+  markIssued(id: string, serial: string): Promise<boolean>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly cas: CaRepository;
   readonly certificates: CertificateRepository;
   readonly audit: AuditRepository;
+  readonly approvals: ApprovalRepository;
+  readonly revocation: RevocationRepository;
+  readonly acme: AcmeRepository;
+  readonly enrollment: EnrollmentRepository;
   /** Cheap round trip to the database (readiness). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -97,5 +97,21 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await s.ping()).toBe(true);
       await s.close();
     });
+
+    it('queues approvals idempotently and decides once', async () => {
+      const s = await open();
+      const req = { id: 'tx-1', protocol: 'scep' as const, label: 'default', profile: 'device', requester: 'scep:dev', subject: 'CN=dev', sans: [], csrDer: Buffer.from([1, 2]), createdAt: new Date(), extra: { nonce: 'n' } };
+      const a = await s.approvals.submit(req, [{ actor: 'scep', action: 'approval.submit', object: 'approval:tx-1', result: 'ok' }]);
+      expect(a.status).toBe('pending');
+      expect((await s.approvals.submit({ ...req, subject: 'CN=other' })).subject).toBe('CN=dev');
+      expect((await s.approvals.list('pending')).map((r) => r.id)).toContain('tx-1');
+      expect(await s.approvals.markIssued('tx-1', 'ab')).toBe(false);
+      expect(await s.approvals.decide('tx-1', 'approved', 'op', null)).toBe(true);
+      expect(await s.approvals.decide('tx-1', 'rejected', 'op', 'late')).toBe(false);
+      expect(await s.approvals.markIssued('tx-1', 'ab')).toBe(true);
+      expect(await s.approvals.markIssued('tx-1', 'cd')).toBe(false);
+      expect(await s.approvals.get('tx-1')).toMatchObject({ status: 'issued', serial: 'ab', decidedBy: 'op', extra: { nonce: 'n' } });
+      await s.close();
+    });
   });
 }

@@ -5,7 +5,7 @@ export interface Migration {
   sql: string;
 }
 
-export const sqliteMigrations: Migration[] = [
+export const coreMigrations: Migration[] = [
   {
     version: 1,
     name: 'core: CAs, certificates, audit',
@@ -63,3 +63,28 @@ export const sqliteMigrations: Migration[] = [
     `,
   },
 ];
+
+coreMigrations.push({
+  version: 2,
+  name: 'approval queue (EST + SCEP)',
+  sql: `
+    CREATE TABLE approvals (
+      id TEXT PRIMARY KEY,
+      protocol TEXT NOT NULL,
+      label TEXT NOT NULL,
+      profile TEXT NOT NULL,
+      requester TEXT NOT NULL,
+      subject TEXT NOT NULL,
+      sans TEXT NOT NULL,
+      csr_der BLOB NOT NULL,
+      status TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      decided_at INTEGER,
+      decided_by TEXT,
+      reason TEXT,
+      serial TEXT,
+      extra TEXT
+    );
+    CREATE INDEX approvals_status ON approvals(status);
+  `,
+});

@@ -1,22 +1,32 @@
 /** The embedded store: one SQLite file DIR/flintca.db, WAL, busy timeout, group commit. */
 import Database from 'better-sqlite3';
 import { FlintError } from '../../errors/index.js';
-import { GENESIS_HASH, hashAuditRecord } from '../audit-hash.js';
-import { sqliteMigrations } from '../migrations/sqlite.js';
+import { sqliteMigrations } from '../migrations/index.js';
 import type {
   AuditCheckpoint,
   AuditInput,
   AuditRecord,
+  AcmeRepository,
+  ApprovalRepository,
   AuditRepository,
   CaRecord,
   CaRepository,
   CertificateFilter,
   CertificateRecord,
   CertificateRepository,
+  EnrollmentRepository,
   RevocationChange,
+  RevocationRepository,
   Store,
 } from '../types.js';
 import { WriteBatcher } from './batch.js';
+import { appendAuditSync } from './audit.js';
+import { sqliteApprovalRepository } from './approvals.js';
+import { sqliteRevocationRepository } from './revocation.js';
+import { sqliteAcmeRepository } from './acme.js';
+import { sqliteEnrollmentRepository } from './enrollment.js';
+
+export { appendAuditSync } from './audit.js';
 
 type Db = Database.Database;
 type Row = Record<string, unknown>;
@@ -31,37 +41,6 @@ function applyMigrations(db: Db): void {
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
     }).immediate();
   }
-}
-
-/** Appends chained audit records inside the caller's transaction. */
-export function appendAuditSync(db: Db, events: AuditInput[], now = new Date()): AuditRecord[] {
-  if (events.length === 0) return [];
-  const head = db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
-  let seq = head?.seq ?? 0;
-  let prevHash = head?.hash ?? GENESIS_HASH;
-  const insert = db.prepare(
-    'INSERT INTO audit_events (seq, time, actor, action, object, result, reason, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)',
-  );
-  const out: AuditRecord[] = [];
-  for (const e of events) {
-    seq += 1;
-    const base = {
-      seq,
-      time: now.toISOString(),
-      actor: e.actor,
-      action: e.action,
-      object: e.object,
-      result: e.result,
-      reason: e.reason ?? null,
-      data: e.data ?? null,
-      prevHash,
-    };
-    const rec: AuditRecord = { ...base, hash: hashAuditRecord(base) };
-    insert.run(rec.seq, rec.time, rec.actor, rec.action, rec.object, rec.result, rec.reason, rec.data ? JSON.stringify(rec.data) : null, rec.prevHash, rec.hash);
-    prevHash = rec.hash;
-    out.push(rec);
-  }
-  return out;
 }
 
 function toAuditRecord(r: Row): AuditRecord {
@@ -123,12 +102,20 @@ export class SqliteStore implements Store {
   readonly cas: CaRepository;
   readonly certificates: CertificateRepository;
   readonly audit: AuditRepository;
+  readonly approvals: ApprovalRepository;
+  readonly revocation: RevocationRepository;
+  readonly acme: AcmeRepository;
+  readonly enrollment: EnrollmentRepository;
   private readonly writer: WriteBatcher;
 
   private constructor(private readonly db: Db) {
     this.writer = new WriteBatcher(db);
     const w = this.writer;
     const read = db;
+    this.approvals = sqliteApprovalRepository(db, w);
+    this.revocation = sqliteRevocationRepository(db, w);
+    this.acme = sqliteAcmeRepository(db, w);
+    this.enrollment = sqliteEnrollmentRepository(db, w);
     this.cas = {
       upsert: (ca, audit = []) =>
         w.run((d) => {

@@ -1,0 +1,20 @@
+/**
+ * Protocol front-ends and background services wired into `serve`. Each protocol room exposes a
+ * factory `(rt, opts) => Frontend` from its own `mount.ts`; add one line per protocol here.
+ */
+import type { Mount } from '../http/apps.js';
+import type { Runtime } from './runtime.js';
+import type { ServeOptions } from './serve.js';
+
+export interface Frontend {
+  name: string;
+  mounts: Mount[];
+  /** Stops background work (schedulers, validation workers) on shutdown. */
+  close?(): Promise<void>;
+}
+
+export type FrontendFactory = (rt: Runtime, opts: ServeOptions) => Promise<Frontend> | Frontend;
+
+export const frontendFactories: FrontendFactory[] = [
+  // revocation (OCSP + CRL), acme, est, scep: one import + one entry each.
+];
