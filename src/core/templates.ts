@@ -4,7 +4,7 @@
  * serial, validity, subject, SANs and key. The DER fast path itself lives in pki/certificate.ts.
  */
 import { signatureAlgorithmIdentifier, type SignatureAlgorithm } from '../pki/algorithms.js';
-import { buildTbsCertificate } from '../pki/certificate.js';
+import { CertificateTemplate } from '../pki/certificate.js';
 import type { NameAttribute, SubjectAltNames, TbsCertificateInput } from '../pki/types.js';
 import type { Draft } from '../profiles/index.js';
 import type { Issuer } from './issuers.js';
@@ -53,9 +53,10 @@ export class TemplateCache {
     let t = this.cache.get(key);
     if (!t) {
       const constant = constantTbsInput(issuer, draft, algorithm, this.urls);
+      const template = new CertificateTemplate(constant);
       t = {
-        signatureAlgorithmDer: constant.signatureAlgorithm as Buffer,
-        build: (v) => buildTbsCertificate({ ...constant, ...v }),
+        signatureAlgorithmDer: Buffer.from(constant.signatureAlgorithm),
+        build: (v) => template.build(v),
       };
       this.cache.set(key, t);
     }

@@ -83,6 +83,11 @@ export interface TbsCertificateInput {
   ocspNoCheck?: boolean;
   /** Extra pre-encoded Extension DERs, appended as given. */
   extraExtensions?: Uint8Array[];
+  /**
+   * Subject Name DER to use byte for byte instead of encoding `subject` (e.g. to keep a CSR's or
+   * an existing CA's exact encoding). `subject` should still describe it.
+   */
+  subjectDer?: Uint8Array;
 }
 
 export interface ParsedCsr {
@@ -101,6 +106,14 @@ export interface ParsedCsr {
   requestedExtensions: Map<string, Buffer>;
   /** OID of the CSR's own signature algorithm. */
   signatureAlgorithmOid: string;
+  /** certificationRequestInfo DER exactly as received (what the self-signature covers). */
+  certificationRequestInfo?: Buffer;
+  /** The CSR's signature AlgorithmIdentifier DER (carries RSASSA-PSS parameters). */
+  signatureAlgorithm?: Buffer;
+  /** The CSR's signature bits. */
+  signature?: Buffer;
+  /** Kinds of requested SANs that `sans` cannot carry (otherName, directoryName, ...). */
+  unsupportedSans?: string[];
 }
 
 /** What pki/ reads back from a certificate (parsing is on pkijs: not a hot path). */
@@ -122,4 +135,16 @@ export interface ParsedCertificate {
   tbs: Buffer;
   signatureAlgorithmOid: string;
   signature: Buffer;
+  issuer?: NameAttribute[];
+  /** RSA modulus bits or curve size. */
+  keyBits?: number;
+  /** basicConstraints pathLenConstraint, when present. */
+  pathLen?: number;
+  keyUsage?: KeyUsage[];
+  /** Extended key usage OIDs (dotted). */
+  extKeyUsage?: string[];
+  /** Every extension by OID. */
+  extensions?: Map<string, { critical: boolean; value: Buffer }>;
+  /** Kinds of SANs that `sans` cannot carry (otherName, directoryName, ...). */
+  unsupportedSans?: string[];
 }

@@ -1,0 +1,139 @@
+/**
+ * CSRs made once with OpenSSL 3.0.19 (2026-11-22) in /tmp, pasted here so unit tests do not
+ * need openssl. Commands (csr.cnf: [dn] C=US, O=Flint Test, CN=device-01.example.com;
+ * [attrs] challengePassword=s3cret-Challenge):
+ *   p256:    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -config csr.cnf \
+ *              -addext "subjectAltName=DNS:device-01.example.com,DNS:alt.example.com,IP:192.0.2.7,IP:2001:db8::7,email:ops@example.com,URI:urn:uuid:8f2d2e4c-6d3b-4a35-9a0b-0c1d2e3f4a5b" \
+ *              -addext "keyUsage=critical,digitalSignature"
+ *   rsa2048: openssl req -new -newkey rsa:2048 -nodes -config csr.cnf -addext "subjectAltName=DNS:rsa.example.com"
+ *   ed25519: openssl req -new -newkey ed25519 -nodes -subj "/CN=ed.example.com" -addext "subjectAltName=DNS:ed.example.com"
+ *   p384:    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -subj "/CN=p384.example.com" -sha384
+ *   rsa1024: openssl req -new -newkey rsa:1024 -nodes -subj "/CN=weak.example.com"
+ *   rsa3072: openssl req -new -newkey rsa:3072 -nodes -subj "/CN=rsa3072.example.com"
+ *   sha1:    openssl req -new -key rsa2048.key -sha1 -config csr2.cnf   (CN=legacy-scep-device, serialNumber=SN0001,
+ *              challengePassword=scep-otp-1234)
+ *   pss:     openssl req -new -key rsa2048.key -subj "/CN=pss.example.com" -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32
+ */
+export const P256_CSR = `-----BEGIN CERTIFICATE REQUEST-----
+MIIB0TCCAXgCAQAwQjELMAkGA1UEBhMCVVMxEzARBgNVBAoMCkZsaW50IFRlc3Qx
+HjAcBgNVBAMMFWRldmljZS0wMS5leGFtcGxlLmNvbTBZMBMGByqGSM49AgEGCCqG
+SM49AwEHA0IABPGoMeEtwDsS07mNkSyXvrK9Zrg/D3aygiXtuLR+RL+eS6AXGAhS
+iMVsbsAKjYkmbqDBDtEPzAFIse51RUp99Q6ggdMwHwYJKoZIhvcNAQkHMRIMEHMz
+Y3JldC1DaGFsbGVuZ2Uwga8GCSqGSIb3DQEJDjGBoTCBnjCBiwYDVR0RBIGDMIGA
+ghVkZXZpY2UtMDEuZXhhbXBsZS5jb22CD2FsdC5leGFtcGxlLmNvbYcEwAACB4cQ
+IAENuAAAAAAAAAAAAAAAB4EPb3BzQGV4YW1wbGUuY29thi11cm46dXVpZDo4ZjJk
+MmU0Yy02ZDNiLTRhMzUtOWEwYi0wYzFkMmUzZjRhNWIwDgYDVR0PAQH/BAQDAgeA
+MAoGCCqGSM49BAMCA0cAMEQCIAQAdjcn17ccvKheS8Rj7tUU0nXdaA3xjTcIo6uc
+4f2aAiBJTvXCES9U4vh7P4/W/aFtnf8S62/MUcmb7WxNQYTgNA==
+-----END CERTIFICATE REQUEST-----
+`;
+
+export const RSA2048_CSR = `-----BEGIN CERTIFICATE REQUEST-----
+MIIC1TCCAb0CAQAwQjELMAkGA1UEBhMCVVMxEzARBgNVBAoMCkZsaW50IFRlc3Qx
+HjAcBgNVBAMMFWRldmljZS0wMS5leGFtcGxlLmNvbTCCASIwDQYJKoZIhvcNAQEB
+BQADggEPADCCAQoCggEBANixyiZoOkulQoNtMTttwUPqwebczPsnxGtdKmvFd6Qh
+yQYJCx68+Hu7yOmAzRrfG1u1cJ4NidsWImgCMlff7xBLb4S+yQvXI513BXzF9o0v
+ruKRxZZHGDZDTVFZIQP4SOd0LlpBIHvMJFfoJxgiy79r3F56KXvhH19VYM4bXFHb
+VdjrBIbrD3dnZ0VV/hkGWI6gVA3tXES6laNoI9f9hGnek8GF8uCXWbinCeWlzQuK
+oZ2mfr3h3eDySaV0n0k866SrcbgKztK+zBrNrrYHZqY5e1RSm3DRMzYcu1wW1SPQ
+uBjaiLG28GN/OOqc9Fbepsm4lKUMCx+c7POfRqfMqjcCAwEAAaBOMB8GCSqGSIb3
+DQEJBzESDBBzM2NyZXQtQ2hhbGxlbmdlMCsGCSqGSIb3DQEJDjEeMBwwGgYDVR0R
+BBMwEYIPcnNhLmV4YW1wbGUuY29tMA0GCSqGSIb3DQEBCwUAA4IBAQDFDKpre3In
+vcuzM2J1P4rk136I/tuiSDq3AEl0hKUI9QDO1Iv1NyQ+KgVLxIYyfBDM/zKLdfb2
+jPsrKH8hYYYNiEo1uWMQmvklgecBerV7vwYrRV0sxmsJtrR+w2vVfsKXv48HY/Ot
+y+d86srwPAieOI3Fjt3ziCpQIGJrx5VFGNwszsDZeJFjFEabD3R3rjGcQ3cqLytO
+d6+OQhDSiUQSzXGtL75R9VpWN8UVM2d9LFLdndOiAdtkD+zRkdqJOkYd1IB/7ks7
+mYCfkyUEJoan5XdA78xx72A7aWfrWihSzeEqQEvropijbPiaaREjbC7Ysdeut3wh
+W4xod4/MX02t
+-----END CERTIFICATE REQUEST-----
+`;
+
+export const ED25519_CSR = `-----BEGIN CERTIFICATE REQUEST-----
+MIHEMHgCAQAwGTEXMBUGA1UEAwwOZWQuZXhhbXBsZS5jb20wKjAFBgMrZXADIQBg
+q9HLOnV5dQYxp3cIiYcnslIkJs8BcNiyusqq32SOZ6AsMCoGCSqGSIb3DQEJDjEd
+MBswGQYDVR0RBBIwEIIOZWQuZXhhbXBsZS5jb20wBQYDK2VwA0EAUa/eI7TZ6ZGL
+ya4omoW4aZfBGvt2E3Rsb0liVNSGZ5n6EQO3DyBIkFoVk1ZiH3lUgq5zL5fepV5S
+S7Cpq/v8CA==
+-----END CERTIFICATE REQUEST-----
+`;
+
+export const P384_CSR = `-----BEGIN CERTIFICATE REQUEST-----
+MIIBEjCBmgIBADAbMRkwFwYDVQQDDBBwMzg0LmV4YW1wbGUuY29tMHYwEAYHKoZI
+zj0CAQYFK4EEACIDYgAEHlxhm7JDBtr7n+w4VO3scKK96cye6SofJYLA1gVTVpRy
+guFITWoQUi9yA7ui7pqbRL3DVXQXfNhFm55aAho/L/tdVbl2z6yOsN6wvuoG3Jqw
+j0h9lXv/O63tIC/ixRiMoAAwCgYIKoZIzj0EAwMDZwAwZAIwLaCJjBCRlp57aXnh
+8WR/beI7yfagP+7R2FeMazQ4q2aX3fxdXo2oQM0u/6Vw59XQAjAG1OOVtuGH2vhE
+l8QnZ+WjwB/FO51OScpDtir72CwBvvTAj7AeUAGvV+Ahrm3xg5M=
+-----END CERTIFICATE REQUEST-----
+`;
+
+export const RSA1024_CSR = `-----BEGIN CERTIFICATE REQUEST-----
+MIIBWjCBxAIBADAbMRkwFwYDVQQDDBB3ZWFrLmV4YW1wbGUuY29tMIGfMA0GCSqG
+SIb3DQEBAQUAA4GNADCBiQKBgQC8iYuopPdVrn0Ozmw7BD87BTtFw2jl+Gww1q77
++ObpeM+WetvlmblZ1A3vmeUBcXQDuIQlBM0MwCFNWIBW/KA5gJqq7yN7Xgf+ptSV
+/2g36gYUdc7geuzK62f2py/+uYeRT3FBdx5jk0FANXMZRi9EImL9UjxBVHnPFUcT
+fq7t0wIDAQABoAAwDQYJKoZIhvcNAQELBQADgYEAQKiCHT+MEHwT7tlzvzDnz49f
+FFxaqcZoosXw/HUmm9s0/kwV2CZIawLMKqX34IjdUXlC6gwnS8QU5RIgj+m1Mr1Z
+O3RGulhmHtjLek9D/w0XxUUdNI8yl8PMX68dGuYQ0CRXhZOT1LFw/SOpQVEWqEX4
+NLMi8mYfkI7PHgfDa+Y=
+-----END CERTIFICATE REQUEST-----
+`;
+
+export const RSA3072_CSR = `-----BEGIN CERTIFICATE REQUEST-----
+MIIDYzCCAcsCAQAwHjEcMBoGA1UEAwwTcnNhMzA3Mi5leGFtcGxlLmNvbTCCAaIw
+DQYJKoZIhvcNAQEBBQADggGPADCCAYoCggGBAMut8XHhBhHlUGhFdk9v2u8Ks1Vo
+CweJLnpyeJXxiCVRSzz6Q7M75Oe9nZQJefdrDkes2yLYvms5DkqDd3Q1sSx6h1w/
+34zwbpKMUBSd3y3HQj1S4DVtZIxD5+WOSLLT8l57QWPX6slrO18rKNW+WSL4MEsr
+hQnhMKYYd7m3RShmknvONhC7u3vqwptWK9xgHpcC+ihTc/eGCLOblGveQt8msTp2
+maaVmTkgXq8pL2zNS82V8YgF4a7yRTqMCYOoO6hr/GPtRfCtVMM/VHRffaVZEXMI
+DWZGwSEe+lj4sAIauvO1VysbvC9jN6WDpPMHgYlztN1AjwIuofOPPlp//yIjqBAd
+Zm4cP5h2AF6ZnYhui6h4bAP8ERMPKTdCWWZOzqGs0kR5tjls1WTQSb6ijvTM3h+o
+R2Ek/VAsQXHvg0K47BbUBoO/TQiqo3WTtP4WsOSCCkc3sbUwWL3tReJpg67DInxD
+N4P1BePpxIdJAr4AHykpcjteg/VkPEE7VP0MnQIDAQABoAAwDQYJKoZIhvcNAQEL
+BQADggGBAENS7v66nwGrPPYmUejB8RGxE4g02pag6Dcay0SloErmDwi8yUS+ZmB4
+uWSh0nRDusslp0YLPnfCaU5noR0ZKWk5PRFjBUaBpajFv1cNMJA3PMb1B9V3SEYx
+YaAoU7Zjkj4s8cubSjfmeaUkT0KKUDFervL0puzDU+bjbX6DTxd2z+B6NgrlUKOD
+71gTyU50daqsmOZwICzg7i5UIxvJq3oWyaq2k8b7B7PkHByKqlHVDpoLBBE2X5Zf
+yqaZ3y4ECR1tiqIk4Fzehrvqw2Sb4OP83HOpYqDMDxpwZbkjgfnHYEXeUqKZYhSi
+lKllua/GP0D+HxT6lY5rTDcwYKJNuetD6kNhR7s2P7xKHLjzEWrd3HTfvmmjIosK
+APRJRXfB/8ej6d6mOZCJwCKvPkyVjEz6rurpbNTEotTKiq0lEAYzcA3ilNq55L5C
+qN3UwYw0vQ1XX31AEOsBqZFTABjK73+JdaDvj3GGw8EhvrfCpF966tDOI7vc9fVC
+m8Ik/kGTvw==
+-----END CERTIFICATE REQUEST-----
+`;
+
+export const SHA1_CSR = `-----BEGIN CERTIFICATE REQUEST-----
+MIICkTCCAXkCAQAwLjEbMBkGA1UEAwwSbGVnYWN5LXNjZXAtZGV2aWNlMQ8wDQYD
+VQQFEwZTTjAwMDEwggEiMA0GCSqGSIb3DQEBAQUAA4IBDwAwggEKAoIBAQDYscom
+aDpLpUKDbTE7bcFD6sHm3Mz7J8RrXSprxXekIckGCQsevPh7u8jpgM0a3xtbtXCe
+DYnbFiJoAjJX3+8QS2+EvskL1yOddwV8xfaNL67ikcWWRxg2Q01RWSED+EjndC5a
+QSB7zCRX6CcYIsu/a9xeeil74R9fVWDOG1xR21XY6wSG6w93Z2dFVf4ZBliOoFQN
+7VxEupWjaCPX/YRp3pPBhfLgl1m4pwnlpc0LiqGdpn694d3g8kmldJ9JPOukq3G4
+Cs7Svswaza62B2amOXtUUptw0TM2HLtcFtUj0LgY2oixtvBjfzjqnPRW3qbJuJSl
+DAsfnOzzn0anzKo3AgMBAAGgHjAcBgkqhkiG9w0BCQcxDwwNc2NlcC1vdHAtMTIz
+NDANBgkqhkiG9w0BAQUFAAOCAQEALv6/P3+GuVOy+wVG6Nb3czP2th6bIJmSt1V7
+VWL4PuXNKFouL30WjFwUSXUCmOBKUwqxs++ZV7C957GVRxKyrGYRyeZ13rZOiWfy
+sV/Nx1Me8FioOl1RRQXK6LRKNs7zBlhNkKkQpybJWh4PBBJBETBdcmNB3tKw8oCy
++SU9yjNtgCTInNUctT2/2WYXP46Dr66X2rhFBrgkuHcordETuCZvh0UByO4b16au
+su3lwGg85mHMK6CpLTDVOhoUIetMLzOGowHDD3W/yUSP8gpKNiKVyt9XP9G6EpZ0
+AaEknUb3ECuOENNF9MiwIVDww/vN7i7haoZzFpgI/xt/zsbi7g==
+-----END CERTIFICATE REQUEST-----
+`;
+
+export const PSS_CSR = `-----BEGIN CERTIFICATE REQUEST-----
+MIICkzCCAUcCAQAwGjEYMBYGA1UEAwwPcHNzLmV4YW1wbGUuY29tMIIBIjANBgkq
+hkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA2LHKJmg6S6VCg20xO23BQ+rB5tzM+yfE
+a10qa8V3pCHJBgkLHrz4e7vI6YDNGt8bW7Vwng2J2xYiaAIyV9/vEEtvhL7JC9cj
+nXcFfMX2jS+u4pHFlkcYNkNNUVkhA/hI53QuWkEge8wkV+gnGCLLv2vcXnope+Ef
+X1VgzhtcUdtV2OsEhusPd2dnRVX+GQZYjqBUDe1cRLqVo2gj1/2Ead6TwYXy4JdZ
+uKcJ5aXNC4qhnaZ+veHd4PJJpXSfSTzrpKtxuArO0r7MGs2utgdmpjl7VFKbcNEz
+Nhy7XBbVI9C4GNqIsbbwY3846pz0Vt6mybiUpQwLH5zs859Gp8yqNwIDAQABoAAw
+QQYJKoZIhvcNAQEKMDSgDzANBglghkgBZQMEAgEFAKEcMBoGCSqGSIb3DQEBCDAN
+BglghkgBZQMEAgEFAKIDAgEgA4IBAQCcrnFOD0z4H6vzMpgP6ZPQTuvV3Vq+EyQI
+C9fli0XGzE0RS0SiW/IeuexfnM4ZZeZy/NLPVsf2R/ExhLEzec+GKubK5uOZWek/
+EhDpBejVzvgTQJv4rRZAwfRJYIvjdslfyxgFTzlV3Xkrhhg/uKrOOAHf8PlZw+b0
+72lCrWpGBUaDs3vSkMsltIeDYOc/KfS+mC/PEdRHquYVzWvcKGu+SFYzdLUUUYJZ
+4TSjxb2eQC3C5oI1mKaolfsFg7/MdkLzLVTMlTniE+eZOQjg25+cPpnkCn7cQMiQ
+8RSnCdy+aHbtE5+o1ZTz5EdvQn+kzljEMx1WnyJXM/6OYTJWZdA7
+-----END CERTIFICATE REQUEST-----
+`;
