@@ -47,7 +47,16 @@ export class AuditLog {
 
   /** Appends events on their own (not tied to another write). */
   async record(...events: AuditInput[]): Promise<AuditRecord[]> {
-    const recs = await this.repo.append(events);
+    return this.append(events, true);
+  }
+
+  /** Appends an issuance intent: ordered before the signature, synced with the result's commit. */
+  async intent(event: AuditInput): Promise<AuditRecord[]> {
+    return this.append([event], false);
+  }
+
+  private async append(events: AuditInput[], durable: boolean): Promise<AuditRecord[]> {
+    const recs = await this.repo.append(events, { durable });
     for (const r of recs) this.logger.info({ audit: r }, `audit ${r.action} ${r.result}`);
     this.noteAppended(recs.length);
     return recs;

@@ -176,7 +176,7 @@ export class Authority {
         data: { profile: draft.profile, protocol: req.protocol, issuer: issuer.id, subject, sans },
       };
       try {
-        await this.d.audit.record(intent);
+        await this.d.audit.intent(intent);
         const signature = await signer.sign(tbs, algorithm);
         if (!verifySignature(issuer.publicKey, algorithm, tbs, signature)) {
           throw new FlintError('internal', `signature by ${issuer.id} does not verify with the CA certificate's key`, { code: 'ca.signatureMismatch' });

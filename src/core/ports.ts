@@ -8,6 +8,8 @@ export type RandomBytes = (n: number) => Buffer;
 export interface AuditSink {
   /** Appends events on their own. */
   record(...events: AuditInput[]): Promise<AuditRecord[]>;
+  /** Appends an issuance intent (written before signing; synced together with the result). */
+  intent(event: AuditInput): Promise<AuditRecord[]>;
   /** Emits the log line for events committed together with another write. */
   emitted(events: AuditInput[]): AuditInput[];
 }

@@ -123,7 +123,11 @@ export interface CertificateRepository {
 }
 
 export interface AuditRepository {
-  append(events: AuditInput[]): Promise<AuditRecord[]>;
+  /**
+   * Appends events. `durable: false` is for issuance intents: committed before signing, made
+   * crash-safe for the process at once and power-safe by the next durable commit (the result).
+   */
+  append(events: AuditInput[], opts?: { durable?: boolean }): Promise<AuditRecord[]>;
   /** Records in seq order starting at fromSeq (inclusive). */
   range(fromSeq: number, limit: number): Promise<AuditRecord[]>;
   head(): Promise<{ seq: number; hash: string } | undefined>;

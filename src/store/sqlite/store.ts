@@ -192,7 +192,7 @@ export class SqliteStore implements Store {
       },
     };
     this.audit = {
-      append: (events) => w.run((d) => appendAuditSync(d, events)),
+      append: (events, opts) => w.run((d) => appendAuditSync(d, events), opts?.durable ?? true),
       range: async (fromSeq, limit) =>
         (read.prepare('SELECT * FROM audit_events WHERE seq >= ? ORDER BY seq LIMIT ?').all(fromSeq, limit) as Row[]).map(toAuditRecord),
       head: async () => read.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined,
