@@ -29,6 +29,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
   });
   metrics = new Metrics(rt.store.certificates);
   const { config } = rt;
+  await rt.audit.record({ actor: 'system', action: 'config.load', object: `${config.dataDir}/flintca.json`, result: 'ok', data: { profiles: [...rt.profiles.keys()], databaseUrl: config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl : 'postgres://…' } });
   await rt.audit.record({ actor: 'system', action: 'server.start', object: `node:${process.pid}`, result: 'ok', data: { profiles: [...rt.profiles.keys()], cas: rt.issuers.list().map((i) => i.id), store: rt.store.kind, keyStore: rt.keys.kind } });
 
   let draining = false;
