@@ -5,6 +5,7 @@
 import type { Mount } from '../http/apps.js';
 import type { Runtime } from './runtime.js';
 import type { ServeOptions } from './serve.js';
+import { estFrontend } from '../protocols/est/mount.js';
 
 export interface Frontend {
   name: string;
@@ -17,4 +18,5 @@ export type FrontendFactory = (rt: Runtime, opts: ServeOptions) => Promise<Front
 
 export const frontendFactories: FrontendFactory[] = [
   // revocation (OCSP + CRL), acme, est, scep: one import + one entry each.
+  estFrontend,
 ];

@@ -1,0 +1,117 @@
+/**
+ * EST client authentication (RFC 7030 §3.2.3, §3.3.2): HTTP Basic against the configured users
+ * (scrypt hashes), or a TLS client certificate that this CA issued and that is still valid.
+ *
+ * Basic: a verified Authorization header is cached for a short while keyed by its SHA-256, so
+ * scrypt is not paid on every request; repeated failures from one client address are throttled.
+ */
+import { createHash } from 'node:crypto';
+import { verifySecret } from '../../config/password.js';
+import { normalizeSerial } from '../../core/serial.js';
+import { FlintError } from '../../errors/index.js';
+import { parseCertificate } from '../../pki/certificate.js';
+import type { CertificateRecord } from '../../store/types.js';
+import type { EstLabel } from './config.js';
+import type { EstPorts, EstRequest } from './ports.js';
+
+export type EstClient = { kind: 'basic'; user: string } | { kind: 'cert'; record: CertificateRecord };
+
+const CACHE_TTL_MS = 60_000;
+const CACHE_MAX = 1_000;
+export const FAILURE_WINDOW_MS = 60_000;
+export const MAX_FAILURES = 5;
+
+export class EstAuthenticator {
+  private readonly cache = new Map<string, { user: string; expires: number }>();
+  private readonly failures = new Map<string, { count: number; since: number }>();
+
+  constructor(private readonly p: Pick<EstPorts, 'config' | 'certificates' | 'audit' | 'clock'>) {}
+
+  /** Throws rateLimited when this address has failed too often recently. */
+  checkRate(ip: string): void {
+    const f = this.failures.get(ip);
+    const now = this.p.clock().getTime();
+    if (f && now - f.since < FAILURE_WINDOW_MS && f.count >= MAX_FAILURES) {
+      throw new FlintError('rateLimited', 'too many failed authentication attempts; retry later', { code: 'est.authRateLimited', retryAfter: Math.ceil((f.since + FAILURE_WINDOW_MS - now) / 1000) });
+    }
+  }
+
+  private fail(ip: string): void {
+    const now = this.p.clock().getTime();
+    const f = this.failures.get(ip);
+    if (!f || now - f.since >= FAILURE_WINDOW_MS) this.failures.set(ip, { count: 1, since: now });
+    else f.count++;
+    if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value!);
+  }
+
+  /** The Basic user, undefined when no Basic header was sent; throws unauthorized on a bad one. */
+  basic(req: EstRequest): string | undefined {
+    const h = req.authorization;
+    if (!h || !/^basic\s/i.test(h)) return undefined;
+    const key = createHash('sha256').update(h).digest('hex');
+    const now = this.p.clock().getTime();
+    const hit = this.cache.get(key);
+    if (hit && hit.expires > now) return hit.user;
+    this.checkRate(req.ip);
+    const decoded = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const name = colon < 0 ? decoded : decoded.slice(0, colon);
+    const password = colon < 0 ? '' : decoded.slice(colon + 1);
+    const user = this.p.config.users.find((u) => u.name === name);
+    if (!user || !verifySecret(password, user.passwordHash)) {
+      this.fail(req.ip);
+      throw new FlintError('unauthorized', 'wrong EST user name or password', { code: 'est.badCredentials' });
+    }
+    if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, { user: name, expires: now + CACHE_TTL_MS });
+    return name;
+  }
+
+  /**
+   * The certificate record behind the TLS client certificate, undefined when none was presented;
+   * throws unauthorized when it is not one of ours, expired, or revoked.
+   */
+  async cert(req: EstRequest): Promise<CertificateRecord | undefined> {
+    const c = req.clientCert;
+    if (!c || c.der.length === 0) return undefined;
+    const deny = (why: string) => {
+      this.fail(req.ip);
+      return new FlintError('unauthorized', `TLS client certificate not accepted: ${why}`, { code: 'est.badClientCert' });
+    };
+    if (!c.authorized) throw deny('it does not chain to this CA or is outside its validity period');
+    let serial: string;
+    try {
+      serial = normalizeSerial(parseCertificate(c.der).serialHex);
+    } catch {
+      throw deny('it cannot be parsed');
+    }
+    const rec = await this.p.certificates.get(serial);
+    if (!rec || !rec.der.equals(c.der)) throw deny('it was not issued by this CA');
+    if (rec.status !== 'valid') throw deny(`it is ${rec.status}`);
+    const now = this.p.clock();
+    if (rec.notAfter <= now || rec.notBefore > now) throw deny('it is expired or not yet valid');
+    return rec;
+  }
+
+  /** Authenticates for a label's auth mode (§3.3.2); unauthorized when nothing acceptable was sent. */
+  async authenticate(req: EstRequest, label: EstLabel): Promise<EstClient> {
+    this.checkRate(req.ip);
+    const allowBasic = label.auth !== 'cert';
+    const allowCert = label.auth !== 'basic';
+    if (allowCert) {
+      try {
+        const rec = await this.cert(req);
+        if (rec) return { kind: 'cert', record: rec };
+      } catch (e) {
+        // A stale or foreign client certificate does not spoil valid Basic credentials.
+        if (!allowBasic || !req.authorization) throw e;
+      }
+    }
+    const user = this.basic(req);
+    if (user !== undefined) {
+      if (!allowBasic) throw new FlintError('forbidden', 'this EST label requires a TLS client certificate', { code: 'est.certRequired' });
+      return { kind: 'basic', user };
+    }
+    throw new FlintError('unauthorized', allowBasic ? 'authentication required (HTTP Basic or a TLS client certificate)' : 'a TLS client certificate issued by this CA is required', { code: 'est.unauthenticated' });
+  }
+}

@@ -1,0 +1,35 @@
+/** The narrow slice of core and store the EST front-end uses (ARCHITECTURE.md rule 1). */
+import type { Authority } from '../../core/authority.js';
+import type { AuditSink, Clock } from '../../core/ports.js';
+import type { ApprovalRepository, CertificateRepository } from '../../store/types.js';
+import type { EstConfig } from './config.js';
+
+export type EstAuthority = Pick<Authority, 'issue' | 'revoke' | 'chain' | 'profile'>;
+
+export interface EstPorts {
+  authority: EstAuthority;
+  certificates: Pick<CertificateRepository, 'get'>;
+  approvals: ApprovalRepository;
+  audit: Pick<AuditSink, 'record'>;
+  config: EstConfig;
+  defaultIssuer: string;
+  clock: Clock;
+}
+
+/** What a route hands the handlers: the transport facts, no framework objects. */
+export interface EstRequest {
+  label: string;
+  /** Remote address, for failure rate limiting. */
+  ip: string;
+  contentType?: string;
+  authorization?: string;
+  /** The TLS client certificate, when one was presented. */
+  clientCert?: { der: Buffer; authorized: boolean };
+  body: Buffer;
+}
+
+export interface EstResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Buffer;
+}

@@ -1,0 +1,63 @@
+/**
+ * Express adapter for EST (RFC 7030 §3.2.2): /.well-known/est/{operation} (label `default`) and
+ * /.well-known/est/{label}/{operation}. Translates the request into an EstRequest and back.
+ */
+import express, { type Request, type Response, type Router } from 'express';
+import type { TLSSocket } from 'node:tls';
+import { FlintError } from '../../errors/index.js';
+import { DEFAULT_LABEL } from './config.js';
+import { errorResponse } from './errors.js';
+import type { EstHandlers } from './handlers.js';
+import type { EstRequest, EstResponse } from './ports.js';
+import { isEstOperation, MAX_CSR_BODY, OPERATION_METHOD } from './wire.js';
+
+function send(res: Response, r: EstResponse): void {
+  res.status(r.status);
+  for (const [k, v] of Object.entries(r.headers)) res.setHeader(k, v);
+  if (r.status === 204) res.end();
+  else res.send(typeof r.body === 'string' ? Buffer.from(r.body, 'utf8') : r.body);
+}
+
+function clientCert(req: Request): EstRequest['clientCert'] {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== 'function') return undefined;
+  const peer = socket.getPeerCertificate();
+  if (!peer || !peer.raw) return undefined;
+  return { der: Buffer.from(peer.raw), authorized: socket.authorized === true };
+}
+
+export function estRouter(handlers: EstHandlers): Router {
+  const router = express.Router();
+  // Raw bytes for every media type: the handlers check Content-Type themselves (415).
+  router.use(express.raw({ type: () => true, limit: MAX_CSR_BODY + 1024 }));
+
+  const handle = async (req: Request, res: Response, label: string, op: string) => {
+    if (!isEstOperation(op)) {
+      send(res, errorResponse(new FlintError('notFound', `unknown EST operation "${op}"`, { code: 'est.unknownOperation' })));
+      return;
+    }
+    const method = OPERATION_METHOD[op];
+    if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
+      res.setHeader('Allow', method);
+      send(res, errorResponse(new FlintError('malformed', `${op} takes ${method}`, { code: 'est.methodNotAllowed' })));
+      return;
+    }
+    const estReq: EstRequest = {
+      label,
+      ip: req.socket.remoteAddress ?? 'unknown',
+      contentType: req.headers['content-type'],
+      authorization: req.headers.authorization,
+      clientCert: clientCert(req),
+      body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+    };
+    send(res, await handlers.handle(op, estReq));
+  };
+
+  router.all('/:op', (req, res, next) => {
+    handle(req, res, DEFAULT_LABEL, String(req.params.op)).catch(next);
+  });
+  router.all('/:label/:op', (req, res, next) => {
+    handle(req, res, String(req.params.label), String(req.params.op)).catch(next);
+  });
+  return router;
+}

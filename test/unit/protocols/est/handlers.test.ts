@@ -1,0 +1,123 @@
+/** EstHandlers with in-memory ports: challengePassword, approval idempotency, media types. */
+import { describe, expect, it } from 'vitest';
+import { hashSecret } from '../../../../src/config/password.js';
+import { fromPem } from '../../../../src/pki/pem.js';
+import { estLabelSchema } from '../../../../src/protocols/est/config.js';
+import { EstHandlers } from '../../../../src/protocols/est/handlers.js';
+import type { EstPorts, EstRequest } from '../../../../src/protocols/est/ports.js';
+import type { ApprovalRepository, ApprovalRequest, CertificateRecord } from '../../../../src/store/types.js';
+import { P256_CSR } from '../../pki/fixtures.js';
+
+const CERT = Buffer.from('3003020107', 'hex');
+
+function memoryApprovals(): ApprovalRepository & { rows: Map<string, ApprovalRequest> } {
+  const rows = new Map<string, ApprovalRequest>();
+  return {
+    rows,
+    async submit(r) {
+      const row: ApprovalRequest = { ...r, status: 'pending', decidedAt: null, decidedBy: null, reason: null, serial: null };
+      if (!rows.has(r.id)) rows.set(r.id, row);
+      return rows.get(r.id)!;
+    },
+    async get(id) {
+      return rows.get(id);
+    },
+    async list() {
+      return [...rows.values()];
+    },
+    async decide(id, decision, actor, reason) {
+      const r = rows.get(id);
+      if (!r || r.status !== 'pending') return false;
+      rows.set(id, { ...r, status: decision, decidedBy: actor, reason });
+      return true;
+    },
+    async markIssued(id, serial) {
+      const r = rows.get(id);
+      if (!r || r.status !== 'approved') return false;
+      rows.set(id, { ...r, status: 'issued', serial });
+      return true;
+    },
+  };
+}
+
+function setup(labels: Record<string, object>) {
+  const issued: string[] = [];
+  const approvals = memoryApprovals();
+  const audits: string[] = [];
+  const ports: EstPorts = {
+    authority: {
+      issue: async (r) => {
+        issued.push(r.requester);
+        return { serial: '07', der: CERT, chain: [], pem: '', issuerId: 'issuing', notBefore: new Date(), notAfter: new Date(), record: {} as CertificateRecord };
+      },
+      revoke: async () => ({}) as CertificateRecord,
+      chain: () => [CERT],
+      profile: () => ({ keyTypes: { ec: { curves: ['P-256'] }, rsa: null, ed25519: false } }) as never,
+    },
+    certificates: { get: async (s) => (s === '07' ? ({ der: CERT } as CertificateRecord) : undefined) },
+    approvals,
+    audit: { record: async (...e) => (audits.push(...e.map((x) => `${x.action}:${x.result}`)), []) },
+    config: { users: [{ name: 'est', passwordHash: hashSecret('pw') }], labels: new Map(Object.entries(labels).map(([k, v]) => [k, estLabelSchema.parse(v)])) },
+    defaultIssuer: 'issuing',
+    clock: () => new Date(),
+  };
+  return { h: new EstHandlers(ports), issued, approvals, audits };
+}
+
+const body = fromPem(P256_CSR)[0]!.toString('base64');
+const req = (label: string, extra: Partial<EstRequest> = {}): EstRequest => ({
+  label,
+  ip: '10.1.1.1',
+  contentType: 'application/pkcs10',
+  authorization: `Basic ${Buffer.from('est:pw').toString('base64')}`,
+  body: Buffer.from(body),
+  ...extra,
+});
+
+describe('EST handlers', () => {
+  it('checks the CSR challengePassword when the label requires it', async () => {
+    const { h, audits } = setup({ strict: { requireChallengePassword: true }, ok: {} });
+    const denied = await h.handle('simpleenroll', req('strict'));
+    expect(denied.status).toBe(403);
+    expect(String(denied.body)).toMatch(/challengePassword/);
+    expect(audits).toContain('est.simpleenroll:denied');
+    expect((await h.handle('csrattrs', req('strict'))).status).toBe(200);
+    expect((await h.handle('simpleenroll', req('ok'))).status).toBe(200);
+  });
+
+  it('queues once, issues once after approval and answers retries with the stored certificate', async () => {
+    const { h, issued, approvals } = setup({ gated: { requireApproval: true } });
+    const first = await h.handle('simpleenroll', req('gated'));
+    expect(first.status).toBe(202);
+    expect(first.headers['Retry-After']).toBe('60');
+    expect((await h.handle('simpleenroll', req('gated'))).status).toBe(202);
+    expect(approvals.rows.size).toBe(1);
+    const [id] = approvals.rows.keys();
+    await approvals.decide(id!, 'approved', 'op', null);
+    const ok = await h.handle('simpleenroll', req('gated'));
+    expect(ok.status).toBe(200);
+    expect(ok.headers['Content-Type']).toMatch(/certs-only/);
+    const again = await h.handle('simpleenroll', req('gated'));
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(ok.body);
+    expect(issued).toHaveLength(1);
+  });
+
+  it('answers a rejected request with 403 and its reason', async () => {
+    const { h, approvals } = setup({ gated: { requireApproval: true } });
+    await h.handle('simpleenroll', req('gated'));
+    await approvals.decide([...approvals.rows.keys()][0]!, 'rejected', 'op', 'not ours');
+    const r = await h.handle('simpleenroll', req('gated'));
+    expect(r.status).toBe(403);
+    expect(String(r.body)).toMatch(/not ours/);
+  });
+
+  it('maps transport problems to 4xx', async () => {
+    const { h } = setup({ default: {} });
+    expect((await h.handle('simpleenroll', req('default', { contentType: 'application/json' }))).status).toBe(415);
+    expect((await h.handle('simpleenroll', req('default', { body: Buffer.alloc(70 * 1024, 0x41) }))).status).toBe(413);
+    expect((await h.handle('simpleenroll', req('nope'))).status).toBe(404);
+    expect((await h.handle('fullcmc', req('default'))).status).toBe(501);
+    expect((await h.handle('simplereenroll', req('default'))).status).toBe(401);
+  });
+});
