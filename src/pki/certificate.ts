@@ -377,3 +377,23 @@ function parseCertificateDer(der: Buffer): ParsedCertificate {
   if (san.unsupported.length) out.unsupportedSans = san.unsupported;
   return out;
 }
+
+/**
+ * The serial number of a DER certificate, lower-case hex without the sign byte, read with the DER
+ * header walker only (no pkijs): for per-request paths such as TLS client-certificate checks.
+ */
+export function certificateSerialHex(der: Uint8Array): string {
+  try {
+    const cert = readHeader(der, 0);
+    const tbs = readHeader(der, cert.contentStart);
+    let pos = tbs.contentStart;
+    let h = readHeader(der, pos);
+    if (h.tag === 0xa0) h = readHeader(der, (pos = h.end)); // [0] EXPLICIT version
+    if (h.tag !== 0x02) throw new Error('no serial');
+    let hex = Buffer.from(der.subarray(h.contentStart, h.end)).toString('hex');
+    while (hex.length > 2 && hex.startsWith('00')) hex = hex.slice(2);
+    return hex;
+  } catch (e) {
+    throw new FlintError('malformed', `not a DER certificate: ${(e as Error).message}`);
+  }
+}

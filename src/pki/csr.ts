@@ -253,7 +253,13 @@ export function parseCsr(input: Buffer | Uint8Array | string): ParsedCsr {
  * certificationRequestInfo verifies with the public key it carries. False when it does not;
  * FlintError('badCSR') for an unsupported algorithm or an unusable key.
  */
+/** CSRs already proven in this process: a front-end that checks before queueing and then issues pays once. */
+const proven = new WeakSet<ParsedCsr>();
+
 export function verifyCsrSignature(csr: ParsedCsr): boolean {
+  if (proven.has(csr)) return true;
   const src = csr.certificationRequestInfo && csr.signatureAlgorithm && csr.signature ? csr : parseCsr(csr.der);
-  return verifySignedData(src.subjectPublicKeyInfo, src.signatureAlgorithm!, src.certificationRequestInfo!, src.signature!, 'badCSR');
+  const ok = verifySignedData(src.subjectPublicKeyInfo, src.signatureAlgorithm!, src.certificationRequestInfo!, src.signature!, 'badCSR');
+  if (ok) proven.add(csr);
+  return ok;
 }

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { verifySecret } from '../../config/password.js';
 import { normalizeSerial } from '../../core/serial.js';
 import { FlintError } from '../../errors/index.js';
-import { parseCertificate } from '../../pki/certificate.js';
+import { certificateSerialHex } from '../../pki/certificate.js';
 import type { CertificateRecord } from '../../store/types.js';
 import type { EstLabel } from './config.js';
 import type { EstPorts, EstRequest } from './ports.js';
@@ -81,7 +81,7 @@ export class EstAuthenticator {
     if (!c.authorized) throw deny('it does not chain to this CA or is outside its validity period');
     let serial: string;
     try {
-      serial = normalizeSerial(parseCertificate(c.der).serialHex);
+      serial = normalizeSerial(certificateSerialHex(c.der));
     } catch {
       throw deny('it cannot be parsed');
     }

@@ -18,12 +18,18 @@ function send(res: Response, r: EstResponse): void {
   else res.send(typeof r.body === 'string' ? Buffer.from(r.body, 'utf8') : r.body);
 }
 
+/** The peer certificate is fixed for a TLS connection: read it once per socket (keep-alive). */
+const peerCache = new WeakMap<object, EstRequest['clientCert'] | null>();
+
 function clientCert(req: Request): EstRequest['clientCert'] {
   const socket = req.socket as Partial<TLSSocket>;
   if (typeof socket.getPeerCertificate !== 'function') return undefined;
+  const cached = peerCache.get(socket);
+  if (cached !== undefined) return cached ?? undefined;
   const peer = socket.getPeerCertificate();
-  if (!peer || !peer.raw) return undefined;
-  return { der: Buffer.from(peer.raw), authorized: socket.authorized === true };
+  const result = peer && peer.raw ? { der: Buffer.from(peer.raw), authorized: socket.authorized === true } : undefined;
+  peerCache.set(socket, result ?? null);
+  return result;
 }
 
 export function estRouter(handlers: EstHandlers): Router {

@@ -194,3 +194,22 @@ describe('assembleCertificate / parseCertificate', () => {
     expect(createHash('sha256').update(der).digest('hex')).toBe(certificateFingerprint(der));
   });
 });
+
+describe('certificateSerialHex', () => {
+  it('reads the serial without pkijs, matching parseCertificate', async () => {
+    const { certificateSerialHex, parseCertificate } = await import('../../../src/pki/certificate.js');
+    const { generateKeyPairSync, sign } = await import('node:crypto');
+    const { buildTbsCertificate, assembleCertificate } = await import('../../../src/pki/certificate.js');
+    const { signatureAlgorithmIdentifier } = await import('../../../src/pki/algorithms.js');
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    for (const serial of [Buffer.from('00ff01', 'hex'), Buffer.from('7f'.repeat(16), 'hex'), Buffer.from('80', 'hex')]) {
+      const tbs = buildTbsCertificate({
+        serial, signatureAlgorithm: signatureAlgorithmIdentifier('ecdsa-sha256'), issuer: Buffer.from('3000', 'hex'), notBefore: new Date(), notAfter: new Date(Date.now() + 1000),
+        subject: [{ type: 'CN', value: 'x' }], subjectPublicKeyInfo: publicKey.export({ type: 'spki', format: 'der' }), sans: { dns: [], ip: [], email: [], uri: [] }, keyUsage: [], extKeyUsage: [],
+      });
+      const der = assembleCertificate(tbs, signatureAlgorithmIdentifier('ecdsa-sha256'), sign('sha256', tbs, privateKey));
+      expect(certificateSerialHex(der)).toBe(parseCertificate(der).serialHex);
+    }
+    expect(() => certificateSerialHex(Buffer.from('3003020101', 'hex'))).toThrow(/not a DER certificate/);
+  });
+});
