@@ -6,6 +6,7 @@ import type { Mount } from '../http/apps.js';
 import type { Runtime } from './runtime.js';
 import type { ServeOptions } from './serve.js';
 import { estFrontend } from '../protocols/est/mount.js';
+import { revocationFrontend } from '../revocation/mount.js';
 
 export interface Frontend {
   name: string;
@@ -18,5 +19,6 @@ export type FrontendFactory = (rt: Runtime, opts: ServeOptions) => Promise<Front
 
 export const frontendFactories: FrontendFactory[] = [
   // revocation (OCSP + CRL), acme, est, scep: one import + one entry each.
+  revocationFrontend,
   estFrontend,
 ];

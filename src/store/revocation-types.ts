@@ -1,3 +1,35 @@
-/** Revocation data repositories (OCSP response cache, CRL numbers, leases). Owned by the revocation work. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface RevocationRepository {}
+/** Revocation data repositories (CRL numbers and the latest signed CRLs). Owned by the revocation work. */
+
+export type CrlKind = 'full' | 'delta';
+
+export interface StoredCrl {
+  caId: string;
+  kind: CrlKind;
+  /** cRLNumber (RFC 5280 §5.2.3), monotonic per CA across full and delta CRLs. */
+  number: bigint;
+  /** For deltas: the base CRL number (deltaCRLIndicator). */
+  baseNumber: bigint | null;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  der: Buffer;
+  /** Hash of the revoked/hold set it was built from (lets other nodes tell whether it is current). */
+  sourceHash: string | null;
+}
+
+/** What a CRL entry needs of a revoked or held certificate (no DER: cheap to list every second). */
+export interface RevokedEntry {
+  serial: string;
+  status: 'revoked' | 'hold';
+  revokedAt: Date;
+  reason: number | null;
+}
+
+export interface RevocationRepository {
+  /** Revoked and held certificates of a CA that are not expired at `now`, ordered by serial. */
+  listRevoked(caId: string, now: Date): Promise<RevokedEntry[]>;
+  /** Atomically increments and returns the CA's next cRLNumber (1, 2, 3, ...). */
+  nextCrlNumber(caId: string): Promise<bigint>;
+  /** Stores the latest CRL of its (caId, kind), replacing an older one (never a newer one). */
+  saveCrl(crl: StoredCrl): Promise<void>;
+  latestCrl(caId: string, kind: CrlKind): Promise<StoredCrl | undefined>;
+}

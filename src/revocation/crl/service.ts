@@ -1,0 +1,226 @@
+/**
+ * CRL service (RFC 5280 §5): builds and signs a full CRL (and a delta CRL, §5.2.4) per CA through
+ * the key store, persists the cRLNumber and the latest CRL DER in the store (so restarts and other
+ * nodes serve the same CRL), and regenerates:
+ *  - on revocation (debounced) via Authority.onRevocation,
+ *  - when the store's revoked set changes (revocations made by another process, e.g. the CLI),
+ *  - when less than half of the validity period is left.
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Issuer, IssuerRegistry } from '../../core/issuers.js';
+import type { AuditSink, Clock } from '../../core/ports.js';
+import { REVOCATION_REASONS } from '../../core/revocation-reasons.js';
+import { FlintError } from '../../errors/index.js';
+import { assembleCrl, buildTbsCrl, type CrlEntry } from '../../pki/crl.js';
+import { children, readHeader } from '../../pki/der.js';
+import type { CrlKind, StoredCrl } from '../../store/revocation-types.js';
+import type { CertificateRecord, Store } from '../../store/types.js';
+
+export interface CrlServiceOptions {
+  /** thisUpdate → nextUpdate, default 24 h. */
+  validityMs?: number;
+  /** Debounce after a revocation, default 2 s. */
+  debounceMs?: number;
+  /** How often the store is re-checked for revocations made elsewhere, default 1 s. */
+  pollMs?: number;
+}
+
+export interface CrlServiceDeps {
+  issuers: IssuerRegistry;
+  store: Pick<Store, 'revocation'>;
+  audit: Pick<AuditSink, 'record'>;
+  clock: Clock;
+  logger?: Logger;
+}
+
+interface CaState {
+  full?: StoredCrl;
+  delta?: StoredCrl;
+  timer?: NodeJS.Timeout;
+  running?: Promise<StoredCrl | undefined>;
+}
+
+const HOLD_REASON = Buffer.from('0603551d1504030a0106', 'hex'); // reasonCode extension = certificateHold
+
+/** Serials (normalized hex) whose entry in a CRL we issued carries reason certificateHold. */
+export function heldSerials(crlDer: Buffer): string[] {
+  try {
+    const tbsParts = children(children(crlDer)[0]!);
+    const list = tbsParts[5];
+    if (!list || list[0] !== 0x30) return [];
+    return children(list)
+      .filter((entry) => entry.includes(HOLD_REASON))
+      .map((entry) => {
+        const h = readHeader(entry, readHeader(entry).contentStart);
+        return Buffer.from(entry.subarray(h.contentStart, h.end)).toString('hex').replace(/^(00)+(?=[0-9a-f]{2})/, '');
+      });
+  } catch {
+    return [];
+  }
+}
+
+export class CrlService {
+  private readonly state = new Map<string, CaState>();
+  private poller?: NodeJS.Timeout;
+  private readonly validityMs: number;
+  private readonly debounceMs: number;
+  private readonly pollMs: number;
+  private closed = false;
+
+  constructor(private readonly d: CrlServiceDeps, o: CrlServiceOptions = {}) {
+    this.validityMs = o.validityMs ?? 24 * 3600_000;
+    this.debounceMs = o.debounceMs ?? 2000;
+    this.pollMs = o.pollMs ?? 1000;
+  }
+
+  private st(caId: string): CaState {
+    let s = this.state.get(caId);
+    if (!s) this.state.set(caId, (s = {}));
+    return s;
+  }
+
+  /** Loads stored CRLs, generates missing/stale ones, and starts the store poll. */
+  async start(): Promise<void> {
+    for (const i of this.d.issuers.list()) await this.refresh(i.id).catch((e) => this.d.logger?.warn({ err: e, ca: i.id }, 'CRL generation failed'));
+    this.poller = setInterval(() => void this.poll(), this.pollMs);
+    this.poller.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.poller) clearInterval(this.poller);
+    for (const s of this.state.values()) if (s.timer) clearTimeout(s.timer);
+    await Promise.all([...this.state.values()].map((s) => s.running?.catch(() => undefined)));
+  }
+
+  /** Authority.onRevocation listener: regenerate that CA's CRL after a short debounce. */
+  onRevocation = (cert: CertificateRecord): void => this.schedule(cert.issuerId);
+
+  schedule(caId: string): void {
+    if (this.closed) return;
+    const s = this.st(caId);
+    if (s.timer) return;
+    s.timer = setTimeout(() => {
+      s.timer = undefined;
+      void this.generate(caId).catch((e) => this.d.logger?.warn({ err: e, ca: caId }, 'CRL generation failed'));
+    }, this.debounceMs);
+    s.timer.unref();
+  }
+
+  private async revokedEntries(caId: string): Promise<{ entries: CrlEntry[]; fingerprint: string }> {
+    const rows = await this.d.store.revocation.listRevoked(caId, this.d.clock());
+    const h = createHash('sha256');
+    const entries = rows.map((c) => {
+      h.update(`${c.serial}:${c.status}:${c.revokedAt.getTime()}:${c.reason};`);
+      // RFC 5280 §5.3.1: hold entries carry reason certificateHold.
+      return { serial: c.serial, revokedAt: c.revokedAt, reason: c.status === 'hold' ? REVOCATION_REASONS.certificateHold : c.reason };
+    });
+    return { entries, fingerprint: h.digest('hex') };
+  }
+
+  /** The current CRL of `kind` for a CA: memory, else store, else generated now. */
+  async get(caId: string, kind: CrlKind = 'full'): Promise<StoredCrl> {
+    this.d.issuers.get(caId); // notFound for unknown CAs
+    const s = this.st(caId);
+    let crl = kind === 'full' ? s.full : s.delta;
+    if (!crl || this.stale(crl)) {
+      await this.refresh(caId);
+      crl = kind === 'full' ? s.full : s.delta;
+    }
+    if (!crl) throw new FlintError('notFound', `no ${kind} CRL for CA ${caId}`, { code: 'crl.unavailable' });
+    return crl;
+  }
+
+  private stale(crl: StoredCrl): boolean {
+    const now = this.d.clock().getTime();
+    return crl.nextUpdate.getTime() - now < (crl.nextUpdate.getTime() - crl.thisUpdate.getTime()) / 2;
+  }
+
+  /** Picks up newer CRLs from the store; generates when missing, stale, or the revoked set changed. */
+  async refresh(caId: string): Promise<void> {
+    const s = this.st(caId);
+    for (const kind of ['full', 'delta'] as const) {
+      const stored = await this.d.store.revocation.latestCrl(caId, kind);
+      const cur = kind === 'full' ? s.full : s.delta;
+      if (stored && (!cur || stored.number > cur.number)) {
+        if (kind === 'full') s.full = stored;
+        else s.delta = stored;
+      }
+    }
+    const { fingerprint } = await this.revokedEntries(caId);
+    if (!s.full || this.stale(s.full) || s.full.sourceHash !== fingerprint) {
+      await this.generate(caId);
+    }
+  }
+
+  private async poll(): Promise<void> {
+    if (this.closed) return;
+    for (const i of this.d.issuers.list()) {
+      const s = this.st(i.id);
+      if (s.running || s.timer) continue;
+      try {
+        await this.refresh(i.id);
+      } catch (e) {
+        this.d.logger?.warn({ err: e, ca: i.id }, 'CRL refresh failed');
+      }
+    }
+  }
+
+  /** Builds, signs, stores and audits a new full CRL (and the delta against the previous full). */
+  generate(caId: string): Promise<StoredCrl | undefined> {
+    const s = this.st(caId);
+    if (s.running) return s.running.then(() => this.generate(caId));
+    s.running = this.doGenerate(caId).finally(() => (s.running = undefined));
+    return s.running;
+  }
+
+  private async doGenerate(caId: string): Promise<StoredCrl | undefined> {
+    const issuer = this.d.issuers.get(caId);
+    if (!issuer.signer || !issuer.signatureAlgorithmDer) return undefined; // offline CA: serve what the store has
+    const s = this.st(caId);
+    const { entries, fingerprint } = await this.revokedEntries(caId);
+    const previous = s.full;
+    const number = await this.d.store.revocation.nextCrlNumber(caId);
+    const thisUpdate = this.d.clock();
+    const nextUpdate = new Date(thisUpdate.getTime() + this.validityMs);
+    const full = await this.sign(issuer, { entries, number, thisUpdate, nextUpdate }, 'full', null, fingerprint);
+    await this.d.store.revocation.saveCrl(full);
+    s.full = full;
+    // Delta (§5.2.4): entries revoked after the base CRL was issued; base = the previous full CRL.
+    if (previous) {
+      const since = previous.thisUpdate.getTime();
+      const changed: CrlEntry[] = entries.filter((e) => e.revokedAt.getTime() >= since);
+      // §5.3.1: certificates released from hold since the base are listed with removeFromCRL.
+      const now = new Set(entries.map((e) => e.serial));
+      for (const serial of heldSerials(previous.der)) {
+        if (!now.has(serial)) changed.push({ serial, revokedAt: thisUpdate, reason: REVOCATION_REASONS.removeFromCRL });
+      }
+      const deltaNumber = await this.d.store.revocation.nextCrlNumber(caId);
+      const delta = await this.sign(issuer, { entries: changed, number: deltaNumber, thisUpdate, nextUpdate }, 'delta', previous.number, fingerprint);
+      await this.d.store.revocation.saveCrl(delta);
+      s.delta = delta;
+    }
+    await this.d.audit
+      .record({ actor: 'system', action: 'crl.generate', object: `crl:${caId}`, result: 'ok', data: { number: number.toString(), entries: entries.length, nextUpdate: nextUpdate.toISOString() } })
+      .catch((e) => this.d.logger?.warn({ err: e }, 'audit crl.generate failed'));
+    this.d.logger?.info({ ca: caId, number: number.toString(), entries: entries.length }, 'CRL generated');
+    return full;
+  }
+
+  private async sign(issuer: Issuer, c: { entries: CrlEntry[]; number: bigint; thisUpdate: Date; nextUpdate: Date }, kind: CrlKind, baseNumber: bigint | null, sourceHash: string): Promise<StoredCrl> {
+    const tbs = buildTbsCrl({
+      signatureAlgorithm: issuer.signatureAlgorithmDer!,
+      issuerDer: issuer.cert.subjectDer,
+      thisUpdate: c.thisUpdate,
+      nextUpdate: c.nextUpdate,
+      entries: c.entries,
+      authorityKeyId: issuer.cert.subjectKeyId ?? Buffer.from(issuer.record.ski, 'hex'),
+      crlNumber: c.number,
+      deltaOf: baseNumber ?? undefined,
+    });
+    const sig = await issuer.signer!.sign(tbs);
+    const der = assembleCrl(tbs, issuer.signatureAlgorithmDer!, sig);
+    return { caId: issuer.id, kind, number: c.number, baseNumber, thisUpdate: c.thisUpdate, nextUpdate: c.nextUpdate, der, sourceHash };
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * CrlService and OcspResponder against a real SQLite store and a CA made by openssl (signer on
+ * node:crypto), checked with openssl: numbering, persistence across restarts, debounce,
+ * revocations seen through the store, nonce handling and cache invalidation.
+ */
+import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Issuer, IssuerRegistry } from '../../../src/core/issuers.js';
+import { signatureAlgorithmIdentifier } from '../../../src/pki/algorithms.js';
+import { parseCertificate } from '../../../src/pki/certificate.js';
+import { CrlService } from '../../../src/revocation/crl/service.js';
+import { OcspResponder } from '../../../src/revocation/ocsp/responder.js';
+import { SqliteStore } from '../../../src/store/index.js';
+import type { AuditInput, CertificateRecord } from '../../../src/store/types.js';
+import { hasCommand, run } from '../../helpers/flintca.js';
+import { requireTool, tempDir } from '../../helpers/tmp.js';
+
+const tmp = tempDir('flintca-revsvc-');
+const enabled = requireTool(hasCommand('openssl'), 'openssl');
+let issuer: Issuer;
+let registry: IssuerRegistry;
+let store: SqliteStore;
+const audit: AuditInput[] = [];
+const f = (n: string) => join(tmp.path, n);
+const SERIAL = '3a5f0c0ffee1';
+
+beforeAll(async () => {
+  if (!enabled) return;
+  expect(run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-subj', '/CN=Svc Test CA', '-days', '2', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature', '-out', f('ca.pem')]).code).toBe(0);
+  expect(run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('leaf.key'), '-subj', '/CN=leaf', '-out', f('leaf.csr')]).code).toBe(0);
+  expect(run('openssl', ['x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-set_serial', '0x' + SERIAL, '-days', '1', '-out', f('leaf.pem')]).code).toBe(0);
+  const cert = parseCertificate(readFileSync(f('ca.pem'), 'utf8'));
+  const key = createPrivateKey(readFileSync(f('ca.key'), 'utf8'));
+  const publicKey = createPublicKey(key);
+  const signer = { keyUri: 'file:test', keyType: 'P-256', algorithm: 'ecdsa-sha256', publicKey: cert.subjectPublicKeyInfo, publicKeyObject: publicKey, sign: async (tbs: Uint8Array) => sign('sha256', tbs, key) } as const;
+  issuer = {
+    id: 'issuing',
+    record: { id: 'issuing', parentId: null, keyUri: 'file:test', certDer: cert.der, subject: 'CN=Svc Test CA', ski: cert.subjectKeyId!.toString('hex'), notBefore: cert.notBefore, notAfter: cert.notAfter, status: 'active', createdAt: new Date() },
+    cert,
+    signer: signer as unknown as Issuer['signer'],
+    publicKey,
+    signatureAlgorithm: 'ecdsa-sha256',
+    signatureAlgorithmDer: signatureAlgorithmIdentifier('ecdsa-sha256'),
+    chain: [cert.der],
+  };
+  registry = { list: () => [issuer], get: (id: string) => { if (id !== 'issuing') throw new Error(`no CA ${id}`); return issuer; }, has: (id: string) => id === 'issuing' } as unknown as IssuerRegistry;
+  store = SqliteStore.open(f('s.db'));
+  const leaf = parseCertificate(readFileSync(f('leaf.pem'), 'utf8'));
+  const rec: CertificateRecord = { serial: SERIAL, issuerId: 'issuing', subject: 'CN=leaf', sans: [], notBefore: leaf.notBefore, notAfter: leaf.notAfter, profile: 't', requester: 't', protocol: 'cli', status: 'valid', revokedAt: null, revocationReason: null, der: leaf.der, createdAt: new Date(), replaces: null };
+  await store.certificates.insert(rec);
+});
+afterAll(async () => {
+  await store?.close();
+  tmp.cleanup();
+});
+
+const auditSink = { record: async (...e: AuditInput[]) => (audit.push(...e), []) };
+const crlText = (der: Buffer) => {
+  writeFileSync(f('x.crl'), der);
+  const v = run('openssl', ['crl', '-inform', 'DER', '-in', f('x.crl'), '-CAfile', f('ca.pem'), '-verify', '-noout']);
+  expect(v.stdout + v.stderr).toMatch(/verify OK/);
+  return run('openssl', ['crl', '-inform', 'DER', '-in', f('x.crl'), '-noout', '-text']).stdout;
+};
+
+describe('CrlService', () => {
+  it('generates, persists, picks up store changes, and regenerates on revocation (debounced)', async () => {
+    if (!enabled) return;
+    const svc = new CrlService({ issuers: registry, store, audit: auditSink, clock: () => new Date() }, { debounceMs: 50, pollMs: 60_000 });
+    await svc.start();
+    const first = await svc.get('issuing');
+    expect(first.number).toBe(1n);
+    expect(crlText(first.der)).toMatch(/No Revoked Certificates/);
+    expect(audit.some((a) => a.action === 'crl.generate')).toBe(true);
+    // A second instance (restart / other node) serves the stored CRL without re-signing.
+    const other = new CrlService({ issuers: registry, store, audit: auditSink, clock: () => new Date() }, { pollMs: 60_000 });
+    await other.refresh('issuing');
+    expect((await other.get('issuing')).number).toBe(1n);
+    // Revocation written to the store by someone else: refresh notices the changed set.
+    await store.certificates.setStatus({ serial: SERIAL, status: 'hold', revokedAt: new Date(), reason: 6, fromStatuses: ['valid'] });
+    await other.refresh('issuing');
+    const second = await other.get('issuing');
+    expect(second.number).toBe(2n);
+    expect(crlText(second.der)).toMatch(/Certificate Hold/);
+    // The first instance hears about it via onRevocation (debounced) and moves on to a newer number.
+    const rec = (await store.certificates.get(SERIAL))!;
+    svc.onRevocation(rec);
+    svc.onRevocation(rec);
+    await new Promise((r) => setTimeout(r, 300));
+    const third = await svc.get('issuing');
+    expect(third.number).toBeGreaterThan(2n);
+    const delta = await svc.get('issuing', 'delta');
+    expect(crlText(delta.der)).toMatch(/Delta CRL Indicator: critical/);
+    // Released from hold: gone from the next full CRL, listed as removeFromCRL in its delta (§5.3.1).
+    await store.certificates.setStatus({ serial: SERIAL, status: 'valid', revokedAt: null, reason: null, fromStatuses: ['hold'] });
+    await svc.generate('issuing');
+    expect(crlText((await svc.get('issuing')).der)).toMatch(/No Revoked Certificates/);
+    const released = crlText((await svc.get('issuing', 'delta')).der);
+    expect(released).toMatch(/Remove From CRL/);
+    expect(released.toLowerCase()).toContain(SERIAL);
+    await svc.close();
+    await other.close();
+  });
+});
+
+describe('OcspResponder', () => {
+  const ocspReq = (extra: string[]) => {
+    expect(run('openssl', ['ocsp', ...extra, '-issuer', f('ca.pem'), '-cert', f('leaf.pem'), '-reqout', f('req.der')]).code).toBe(0);
+    return readFileSync(f('req.der'));
+  };
+  const check = (der: Buffer) => {
+    writeFileSync(f('resp.der'), der);
+    const r = run('openssl', ['ocsp', '-respin', f('resp.der'), '-issuer', f('ca.pem'), '-CAfile', f('ca.pem'), '-resp_text']);
+    expect(r.stdout + r.stderr).toMatch(/Response verify OK/);
+    return r.stdout;
+  };
+
+  it('answers good, caches nonce-less responses, drops them on revocation, signs nonce requests live', async () => {
+    if (!enabled) return;
+    const responder = new OcspResponder({ issuers: registry, store, clock: () => new Date() }, { cacheTtlMs: 60_000 });
+    const plain = ocspReq(['-no_nonce']);
+    const a = await responder.respond(plain);
+    expect(check(a.der)).toMatch(/Cert Status: good/);
+    expect(a.cacheable).toBe(true);
+    expect((await responder.respond(plain)).der.equals(a.der)).toBe(true); // cached
+    await store.certificates.setStatus({ serial: SERIAL, status: 'revoked', revokedAt: new Date(), reason: 4, fromStatuses: ['valid'] });
+    expect((await responder.respond(plain)).der.equals(a.der)).toBe(true); // still cached (TTL) ...
+    responder.onRevocation((await store.certificates.get(SERIAL))!);
+    const b = await responder.respond(plain); // ... until invalidated
+    const text = check(b.der);
+    expect(text).toMatch(/Cert Status: revoked/);
+    expect(text).toMatch(/Revocation Reason: superseded/);
+    const withNonce = await responder.respond(ocspReq(['-nonce']));
+    expect(withNonce.cacheable).toBe(false);
+    expect(check(withNonce.der)).toMatch(/OCSP Nonce/);
+    const sha256 = await responder.respond(ocspReq(['-no_nonce', '-sha256']));
+    expect(check(sha256.der)).toMatch(/Hash Algorithm: sha256[\s\S]*Cert Status: revoked/);
+    expect((await responder.respond(Buffer.from('nope'))).status).toBe(1);
+  });
+});
