@@ -7,6 +7,7 @@ import type { Runtime } from './runtime.js';
 import type { ServeOptions } from './serve.js';
 import { estFrontend } from '../protocols/est/mount.js';
 import { revocationFrontend } from '../revocation/mount.js';
+import { acmeFrontend } from '../protocols/acme/mount.js';
 
 export interface Frontend {
   name: string;
@@ -21,4 +22,5 @@ export const frontendFactories: FrontendFactory[] = [
   // revocation (OCSP + CRL), acme, est, scep: one import + one entry each.
   revocationFrontend,
   estFrontend,
+  acmeFrontend,
 ];

@@ -1,4 +1,57 @@
-/** SQLite schema for the acme repositories (versions are global; this area owns its own range). */
+/** SQLite schema for the acme repositories (versions are global; this area owns 200..299). */
 import type { Migration } from './sqlite.js';
 
-export const acmeMigrations: Migration[] = [];
+export const acmeMigrations: Migration[] = [
+  {
+    version: 200,
+    name: 'acme: nonces, accounts, orders, authorizations, challenges',
+    sql: `
+      CREATE TABLE acme_nonces (nonce TEXT PRIMARY KEY, expires INTEGER NOT NULL);
+      CREATE INDEX acme_nonces_expires ON acme_nonces(expires);
+      CREATE TABLE acme_accounts (
+        id TEXT PRIMARY KEY,
+        thumbprint TEXT NOT NULL UNIQUE,
+        jwk TEXT NOT NULL,
+        contact TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE acme_orders (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES acme_accounts(id),
+        status TEXT NOT NULL,
+        identifiers TEXT NOT NULL,
+        not_before INTEGER,
+        not_after INTEGER,
+        expires INTEGER NOT NULL,
+        cert_serial TEXT,
+        error TEXT,
+        profile TEXT NOT NULL,
+        replaces TEXT,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX acme_orders_account ON acme_orders(account_id);
+      CREATE INDEX acme_orders_cert ON acme_orders(cert_serial);
+      CREATE TABLE acme_authzs (
+        id TEXT PRIMARY KEY,
+        order_id TEXT NOT NULL REFERENCES acme_orders(id),
+        account_id TEXT NOT NULL,
+        identifier TEXT NOT NULL,
+        status TEXT NOT NULL,
+        expires INTEGER NOT NULL,
+        wildcard INTEGER NOT NULL
+      );
+      CREATE INDEX acme_authzs_order ON acme_authzs(order_id);
+      CREATE TABLE acme_challenges (
+        id TEXT PRIMARY KEY,
+        authz_id TEXT NOT NULL REFERENCES acme_authzs(id),
+        type TEXT NOT NULL,
+        token TEXT NOT NULL,
+        status TEXT NOT NULL,
+        validated INTEGER,
+        error TEXT
+      );
+      CREATE INDEX acme_challenges_authz ON acme_challenges(authz_id);
+    `,
+  },
+];

@@ -1,0 +1,38 @@
+/** §7.5 authorizations and challenges: POST-as-GET, deactivate (§7.5.2), respond to challenge (§7.5.1). */
+import { AcmeError } from '../errors.js';
+import { account, notFound, type AcmeContext, type AcmeReply } from './context.js';
+import { renderAuthz, renderChallenge } from './render.js';
+
+async function ownedAuthz(ctx: AcmeContext, id: string) {
+  const a = await ctx.deps.repo.getAuthz(id);
+  if (!a || a.accountId !== account(ctx).id) throw notFound('authorization');
+  return a;
+}
+
+export async function authzResource(ctx: AcmeContext): Promise<AcmeReply> {
+  let a = await ownedAuthz(ctx, ctx.params.id ?? '');
+  const p = ctx.req.payload;
+  if (p !== null) {
+    if (p.status !== 'deactivated') throw new AcmeError('malformed', 'an authorization may only be updated to status "deactivated"');
+    if (!(await ctx.deps.repo.deactivateAuthz(a.id, ctx.deps.audit.emitted([{ actor: `acme:${a.accountId}`, action: 'acme.authz.deactivate', object: `acme-authz:${a.id}`, result: 'ok' }])))) {
+      throw new AcmeError('malformed', `authorization is ${a.status} and cannot be deactivated`);
+    }
+    a = { ...a, status: 'deactivated' };
+  }
+  return { status: 200, json: renderAuthz(ctx.urls, a, ctx.deps.clock()), location: ctx.urls.authz(a.id) };
+}
+
+export async function challengeResource(ctx: AcmeContext): Promise<AcmeReply> {
+  let ch = await ctx.deps.repo.getChallenge(ctx.params.id ?? '');
+  if (!ch) throw notFound('challenge');
+  const authz = await ownedAuthz(ctx, ch.authzId);
+  const up = { status: 200, links: [`<${ctx.urls.authz(authz.id)}>;rel="up"`] };
+  // POST-as-GET reads; any JSON object payload (normally {}) asks the server to validate.
+  if (ctx.req.payload === null) return { ...up, json: renderChallenge(ctx.urls, ch) };
+  if (authz.expires < ctx.deps.clock()) throw new AcmeError('malformed', 'authorization has expired');
+  if (ch.status === 'pending' && (await ctx.deps.repo.startChallenge(ch.id))) {
+    ch = { ...ch, status: 'processing' };
+    ctx.deps.enqueueValidation(ch.id);
+  }
+  return { ...up, json: renderChallenge(ctx.urls, ch) };
+}

@@ -1,0 +1,20 @@
+/** The narrow slice of core and store the ACME front-end uses (ARCHITECTURE.md rule 1). */
+import type { Authority } from '../../core/authority.js';
+import type { AuditSink } from '../../core/ports.js';
+import type { AcmeRepository } from '../../store/acme-types.js';
+import type { CertificateRepository } from '../../store/types.js';
+
+export type AcmeAuthority = Pick<Authority, 'issue' | 'revoke' | 'chain'>;
+
+export interface AcmeDeps {
+  authority: AcmeAuthority;
+  repo: AcmeRepository;
+  certificates: Pick<CertificateRepository, 'get'>;
+  audit: Pick<AuditSink, 'emitted' | 'record'>;
+  /** Signing profile ACME orders use. */
+  profile: string;
+  clock: () => Date;
+  /** Called when a challenge should be validated (asynchronously). */
+  enqueueValidation: (challengeId: string) => void;
+  logger?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+}

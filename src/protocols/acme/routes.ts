@@ -1,0 +1,131 @@
+/**
+ * Express wiring (thin): body limit, JWS verification per route, and the response envelope
+ * every ACME reply gets (Replay-Nonce, Link rel="index", Cache-Control, problem+json errors).
+ * Mounted at /acme; URLs are https://HOST/acme/{provisioner}/...
+ */
+import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
+import { AcmeError, toProblem } from './errors.js';
+import { accountOrders, accountResource, newAccount } from './handlers/account.js';
+import { authzResource, challengeResource } from './handlers/authz.js';
+import { certificateResource, revokeCert } from './handlers/certificate.js';
+import type { AcmeHandler, AcmeReply } from './handlers/context.js';
+import { directory } from './handlers/directory.js';
+import { keyChange } from './handlers/keychange.js';
+import { finalize, getOrder, newOrder } from './handlers/order.js';
+import { verifyJws } from './jws.js';
+import type { NonceService } from './nonces.js';
+import type { AcmeDeps } from './ports.js';
+import { acmeUrls, type AcmeUrls } from './urls.js';
+
+export interface AcmeRouterOptions {
+  deps: AcmeDeps;
+  nonces: NonceService;
+  /** Provisioner names served under /acme/{name}; the first is the default (`acme`). */
+  provisioners: string[];
+  /** Mount path of the router (for building URLs). */
+  mountPath?: string;
+  bodyLimit?: string;
+}
+
+const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+export function acmeRouter(o: AcmeRouterOptions): Router {
+  const mount = o.mountPath ?? '/acme';
+  const router = express.Router();
+
+  const urlsFor = (req: Request): AcmeUrls | undefined => {
+    const host = req.get('host') ?? '';
+    const prov = String(req.params.prov ?? '');
+    if (!HOST.test(host) || !o.provisioners.includes(prov)) return undefined;
+    return acmeUrls(`https://${host}${mount}/${prov}`);
+  };
+
+  const envelope = async (res: Response, urls: AcmeUrls | undefined, links: string[] = []) => {
+    try {
+      res.setHeader('Replay-Nonce', await o.nonces.issue());
+    } catch {
+      /* store unavailable: the reply still goes out, without a nonce */
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    if (urls) links.unshift(`<${urls.directory}>;rel="index"`);
+    if (links.length) res.setHeader('Link', links);
+  };
+
+  const sendProblem = async (res: Response, urls: AcmeUrls | undefined, e: unknown) => {
+    const p = toProblem(e);
+    if (p.status >= 500) o.deps.logger?.warn({ err: e }, 'acme request failed');
+    await envelope(res, urls);
+    res.status(p.status).type('application/problem+json').send(JSON.stringify(p));
+  };
+
+  const send = async (res: Response, urls: AcmeUrls, r: AcmeReply) => {
+    await envelope(res, urls, r.links ? [...r.links] : []);
+    if (r.location) res.setHeader('Location', r.location);
+    res.status(r.status);
+    if (r.raw) res.type(r.raw.contentType).send(r.raw.data);
+    else if (r.json !== undefined) res.type('application/json').send(JSON.stringify(r.json));
+    else res.end();
+  };
+
+  const post = (key: 'jwk' | 'kid' | 'either', handler: AcmeHandler) => async (req: Request, res: Response) => {
+    const urls = urlsFor(req);
+    try {
+      if (!urls) throw new AcmeError('malformed', 'unknown ACME provisioner', { status: 404 });
+      const verified = await verifyJws(
+        { contentType: req.get('content-type'), body: Buffer.isBuffer(req.body) ? req.body : undefined, url: `https://${req.get('host')}${req.originalUrl}`, key, accountUrlPrefix: urls.accountPrefix },
+        o.nonces,
+        o.deps.repo,
+      );
+      const params: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.params)) params[k] = String(v);
+      await send(res, urls, await handler({ deps: o.deps, urls, provisioner: params.prov!, req: verified, params }));
+    } catch (e) {
+      await sendProblem(res, urls, e);
+    }
+  };
+
+  router.get('/:prov/directory', async (req, res) => {
+    const urls = urlsFor(req);
+    if (!urls) return sendProblem(res, undefined, new AcmeError('malformed', 'unknown ACME provisioner', { status: 404 }));
+    res.setHeader('Cache-Control', 'no-store');
+    res.type('application/json').send(JSON.stringify(directory(urls, o.deps.profile)));
+  });
+  const nonce = (status: number) => async (req: Request, res: Response) => {
+    const urls = urlsFor(req);
+    if (!urls) return sendProblem(res, undefined, new AcmeError('malformed', 'unknown ACME provisioner', { status: 404 }));
+    await envelope(res, urls);
+    res.status(status).end();
+  };
+  router.head('/:prov/new-nonce', nonce(200));
+  router.get('/:prov/new-nonce', nonce(204));
+
+  const raw = express.raw({ type: () => true, limit: o.bodyLimit ?? '64kb' });
+  const routes: [string, 'jwk' | 'kid' | 'either', AcmeHandler][] = [
+    ['/:prov/new-account', 'jwk', newAccount],
+    ['/:prov/acct/:id', 'kid', accountResource],
+    ['/:prov/acct/:id/orders', 'kid', accountOrders],
+    ['/:prov/new-order', 'kid', newOrder],
+    ['/:prov/order/:id', 'kid', getOrder],
+    ['/:prov/order/:id/finalize', 'kid', finalize],
+    ['/:prov/authz/:id', 'kid', authzResource],
+    ['/:prov/chall/:id', 'kid', challengeResource],
+    ['/:prov/cert/:serial', 'kid', certificateResource],
+    ['/:prov/revoke-cert', 'either', revokeCert],
+    ['/:prov/key-change', 'kid', keyChange],
+  ];
+  for (const [path, key, handler] of routes) {
+    router.post(path, raw, post(key, handler));
+    router.all(path, async (req, res) => {
+      res.setHeader('Allow', 'POST');
+      await sendProblem(res, urlsFor(req), new AcmeError('malformed', `${req.method} is not allowed here; use POST`, { status: 405 }));
+    });
+  }
+  // Body-parser failures (too large, aborted) and unknown paths are ACME problems too.
+  const onError: ErrorRequestHandler = (err, req, res, _next) => {
+    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : undefined;
+    void sendProblem(res, undefined, status ? new AcmeError('malformed', status === 413 ? 'request body too large' : 'bad request body', { status }) : err);
+  };
+  router.use(onError);
+  router.use((req, res) => void sendProblem(res, undefined, new AcmeError('malformed', `no ACME resource at ${req.path}`, { status: 404 })));
+  return router;
+}

@@ -1,0 +1,81 @@
+/** In-process ACME router on a real SQLite store with a fake authority, driven through supertest. */
+import express from 'express';
+import { FlattenedSign, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
+import { join } from 'node:path';
+import request from 'supertest';
+import { FlintError } from '../../../src/errors/index.js';
+import { NonceService } from '../../../src/protocols/acme/nonces.js';
+import type { AcmeDeps } from '../../../src/protocols/acme/ports.js';
+import { acmeRouter } from '../../../src/protocols/acme/routes.js';
+import { SqliteStore } from '../../../src/store/index.js';
+import { tempDir } from '../../helpers/tmp.js';
+
+export const HOST = 'acme.test:8443';
+export const BASE = `https://${HOST}/acme/acme`;
+
+export interface Key {
+  priv: CryptoKey;
+  jwk: JWK;
+  alg: string;
+}
+
+export async function newKey(alg = 'ES256'): Promise<Key> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  return { priv: privateKey, jwk: await exportJWK(publicKey), alg };
+}
+
+export async function harness() {
+  const tmp = tempDir('flintca-acme-unit-');
+  const store = SqliteStore.open(join(tmp.path, 'db.sqlite'));
+  const enqueued: string[] = [];
+  const revoked: string[] = [];
+  const deps: AcmeDeps = {
+    authority: {
+      issue: async () => {
+        throw new Error('not used');
+      },
+      revoke: async (serial: string) => {
+        if (revoked.includes(serial)) throw new FlintError('alreadyRevoked', `certificate ${serial} is already revoked`);
+        revoked.push(serial);
+        return {};
+      },
+      chain: () => [],
+    } as unknown as AcmeDeps['authority'],
+    repo: store.acme,
+    certificates: store.certificates,
+    audit: { emitted: (e) => e, record: async () => [] },
+    profile: 'tls-server',
+    clock: () => new Date(),
+    enqueueValidation: (id) => enqueued.push(id),
+  };
+  const app = express();
+  app.use('/acme', acmeRouter({ deps, nonces: new NonceService(store.acme), provisioners: ['acme'] }));
+  const agent = () => request(app);
+
+  async function nonce(): Promise<string> {
+    const r = await agent().head('/acme/acme/new-nonce').set('Host', HOST);
+    return r.headers['replay-nonce'] as string;
+  }
+
+  /** Signs a flattened JWS; header overrides let tests break it on purpose. */
+  async function jws(key: Key, path: string, payload: unknown, opts: { kid?: string; header?: Record<string, unknown>; nonce?: string } = {}) {
+    const header: Record<string, unknown> = { alg: key.alg, nonce: opts.nonce ?? (await nonce()), url: `${BASE}${path}`, ...(opts.kid ? { kid: opts.kid } : { jwk: key.jwk }), ...opts.header };
+    for (const [k, v] of Object.entries(header)) if (v === undefined) delete header[k];
+    const body = payload === '' ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(payload));
+    return new FlattenedSign(body).setProtectedHeader(header as { alg: string }).sign(key.priv);
+  }
+
+  async function post(path: string, body: unknown, contentType = 'application/jose+json') {
+    return agent().post(`/acme/acme${path}`).set('Host', HOST).set('Content-Type', contentType).send(typeof body === 'string' ? body : JSON.stringify(body));
+  }
+
+  async function account(key: Key): Promise<string> {
+    const r = await post('/new-account', await jws(key, '/new-account', { termsOfServiceAgreed: true, contact: ['mailto:a@b.c'] }));
+    if (r.status !== 201 && r.status !== 200) throw new Error(`newAccount ${r.status} ${r.text}`);
+    return r.headers.location as string;
+  }
+
+  return { store, deps, agent, nonce, jws, post, account, enqueued, revoked, close: async () => (await store.close(), tmp.cleanup()) };
+}
+
+export type Harness = Awaited<ReturnType<typeof harness>>;
