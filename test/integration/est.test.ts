@@ -1,9 +1,13 @@
 /**
  * EST (RFC 7030) end to end through the real binary, driven by curl + openssl as an independent
  * client (ARCHITECTURE.md rule 10): cacerts, simpleenroll (Basic and client cert), simplereenroll,
- * csrattrs, serverkeygen, manual approval, and the error statuses for bad input.
+ * csrattrs, serverkeygen, manual approval, manufacturer (bootstrap CA) enrollment, channel
+ * binding (a node https client, since curl cannot read its own TLS session), and the error
+ * statuses for bad input.
  */
 import { createHash } from 'node:crypto';
+import { Agent, request } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +34,17 @@ describe('EST front-end', () => {
     expect(r.code, r.stderr).toBe(0);
     const cfgPath = join(data, 'flintca.json');
     const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
-    cfg.est.labels = { gated: { profile: 'device', requireApproval: true }, certonly: { profile: 'device', auth: 'cert' } };
+    // Manufacturer CA (IDevID-style) and a device certificate it issued, made with openssl.
+    const mk = (args: string[]) => expect(run('openssl', args).code).toBe(0);
+    mk(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('mfg-ca.key'), '-out', join(data, 'bootstrap-ca.pem'), '-subj', '/CN=Acme Manufacturing CA', '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+    mk(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('idevid.key'), '-out', f('idevid.csr'), '-subj', '/CN=idevid-0001/serialNumber=0001']);
+    mk(['x509', '-req', '-in', f('idevid.csr'), '-CA', join(data, 'bootstrap-ca.pem'), '-CAkey', f('mfg-ca.key'), '-set_serial', '4242', '-days', '2', '-out', f('idevid.crt')]);
+    cfg.est.labels = {
+      gated: { profile: 'device', requireApproval: true },
+      certonly: { profile: 'device', auth: 'cert' },
+      mfg: { profile: 'device', auth: 'cert', bootstrapCaFile: 'bootstrap-ca.pem' },
+      bound: { profile: 'device', channelBinding: true },
+    };
     writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
     served = await serve(data);
   });
@@ -210,6 +224,113 @@ describe('EST front-end', () => {
     const rejected = curl('gated/simpleenroll', post(csr2));
     expect(rejected.status).toBe(403);
     expect(rejected.body).toMatch(/unknown device/);
+  });
+
+  it('a device certificate from the bootstrap CA enrolls on the bootstrap label only', () => {
+    if (!enabled) return;
+    const idev = ['--cert', f('idevid.crt'), '--key', f('idevid.key')];
+    const r = curl('mfg/simpleenroll', post(newCsr('mfg1', '/CN=dev-mfg-1'), idev));
+    expect(r.status, r.body).toBe(200);
+    const cert = certsOnly(r.body, 'mfg1');
+    verify(cert);
+    expect(run('openssl', ['x509', '-in', cert, '-noout', '-subject']).stdout).toMatch(/CN\s*=\s*dev-mfg-1/);
+    // Same device certificate where no bootstrap CA is configured: not ours → 401.
+    const other = curl('certonly/simpleenroll', post(newCsr('mfg2', '/CN=dev-mfg-2'), idev));
+    expect(other.status).toBe(401);
+    expect(other.body).toMatch(/client certificate not accepted/);
+    // A manufacturer certificate does not renew (simplereenroll needs one of ours).
+    expect(curl('mfg/simplereenroll', post(newCsr('mfg3', '/CN=idevid-0001/serialNumber=0001', [], f('idevid.key')), idev)).status).toBe(401);
+    const audit = flintca(['audit', 'export', '--data', data]);
+    expect(audit.stdout).toMatch(/"action":"est\.bootstrap".*idevid-0001/);
+  });
+
+  /** One HTTPS exchange through `agent`; resolves with the socket it used (keep-alive reuse). */
+  function call(agent: Agent, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; body: string; socket: TLSSocket }> {
+    return new Promise((resolve, reject) => {
+      const rq = request({ host: 'localhost', port: served!.httpsPort, path: `/.well-known/est/${path}`, method, headers, agent }, (res) => {
+        const socket = res.socket as TLSSocket; // released to the agent (null here) by 'end'
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString('utf8'), socket }));
+        res.on('error', reject);
+      });
+      rq.on('error', reject);
+      rq.end(body);
+    });
+  }
+
+  /** A base64 DER CSR whose PKCS#9 challengePassword is `pw` (openssl req -config, prompt = no). */
+  function csrWithPassword(name: string, cn: string, pw: string): string {
+    writeFileSync(f(`${name}.cnf`), `[req]\nprompt = no\ndistinguished_name = dn\nattributes = attrs\n[dn]\nCN = ${cn}\n[attrs]\nchallengePassword = ${pw}\n`);
+    // No -subj: with it, openssl req skips the config's attributes section.
+    const r = run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f(`${name}.key`), '-config', f(`${name}.cnf`), '-outform', 'DER', '-out', f(`${name}.der`)]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(run('openssl', ['base64', '-in', f(`${name}.der`), '-out', f(`${name}.b64`)]).code).toBe(0);
+    return readFileSync(f(`${name}.b64`), 'utf8');
+  }
+
+  const basicAuth = { Authorization: `Basic ${Buffer.from(`est:${PW}`).toString('base64')}`, 'Content-Type': 'application/pkcs10' };
+
+  for (const [version, binding] of [
+    ['TLSv1.3', (s: TLSSocket) => s.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0))],
+    ['TLSv1.2', (s: TLSSocket) => s.getFinished()!], // tls-unique: the client's Finished of a full handshake
+  ] as const) {
+    it(`channel binding (${version}): the CSR challengePassword must carry this connection's binding`, async () => {
+      if (!enabled) return;
+      const ca = readFileSync(root);
+      const agent = new Agent({ keepAlive: true, maxSockets: 1, ca, maxVersion: version, minVersion: version });
+      try {
+        const attrs = await call(agent, 'GET', 'bound/csrattrs');
+        expect(attrs.status).toBe(200);
+        expect(Buffer.from(attrs.body, 'base64').toString('hex')).toContain('06092a864886f70d010907'); // challengePassword OID
+        const socket = attrs.socket;
+        expect(socket.getProtocol()).toBe(version);
+        const cb = binding(socket).toString('base64');
+        const tag = version.replace('.', '');
+        const good = csrWithPassword(`cb-${tag}`, `bound-${tag}`, cb);
+        const ok = await call(agent, 'POST', 'bound/simpleenroll', basicAuth, good);
+        expect(ok.socket).toBe(socket); // same TLS connection
+        expect(ok.status, ok.body).toBe(200);
+        verify(certsOnly(ok.body, `cb-${tag}`));
+        const wrong = await call(agent, 'POST', 'bound/simpleenroll', basicAuth, csrWithPassword(`cbx-${tag}`, `bound-x-${tag}`, Buffer.alloc(32, 1).toString('base64')));
+        expect(wrong.status).toBe(400);
+        expect(wrong.body).toMatch(/channel binding/);
+        const none = await call(agent, 'POST', 'bound/simpleenroll', basicAuth, readFileSync(newCsr(`cbn-${tag}`, `/CN=bound-n-${tag}`), 'utf8'));
+        expect(none.status).toBe(400);
+        expect(none.body).toMatch(/challengePassword is missing/);
+      } finally {
+        agent.destroy();
+      }
+      // The CSR made for that connection, replayed over a new one: refused.
+      const other = new Agent({ keepAlive: false, ca, maxVersion: version, minVersion: version });
+      try {
+        const replay = await call(other, 'POST', 'bound/simpleenroll', basicAuth, readFileSync(f(`cb-${version.replace('.', '')}.b64`), 'utf8'));
+        expect(replay.status).toBe(400);
+        expect(replay.body).toMatch(/does not match/);
+      } finally {
+        other.destroy();
+      }
+      expect(flintca(['audit', 'export', '--data', data]).stdout).toMatch(/"action":"est\.simpleenroll".*"result":"denied".*channel binding/);
+    });
+  }
+
+  it('concurrent retries of an approved request get one and the same certificate', async () => {
+    if (!enabled) return;
+    const csr = readFileSync(newCsr('race', '/CN=gated-race'), 'utf8');
+    const agents = [0, 1, 2, 3].map(() => new Agent({ keepAlive: false, ca: readFileSync(root) }));
+    try {
+      expect((await call(agents[0]!, 'POST', 'gated/simpleenroll', basicAuth, csr)).status).toBe(202);
+      const id = createHash('sha256').update(readFileSync(f('race.der'))).digest('hex');
+      expect(flintca(['requests', 'approve', '--data', data, '--id', id]).code).toBe(0);
+      const answers = await Promise.all(agents.map((a) => call(a, 'POST', 'gated/simpleenroll', basicAuth, csr)));
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+      const serials = new Set(answers.map((a, i) => serialOf(certsOnly(a.body, `race${i}`))));
+      expect(serials.size).toBe(1);
+    } finally {
+      for (const a of agents) a.destroy();
+    }
+    const issued = flintca(['list', '--data', data, '--json']).stdout.split('\n').filter((l) => l.includes('gated-race'));
+    expect(issued).toHaveLength(1);
   });
 
   // Last: it locks this client address out for a minute.

@@ -5,7 +5,7 @@
  * Basic: a verified Authorization header is cached for a short while keyed by its SHA-256, so
  * scrypt is not paid on every request; repeated failures from one client address are throttled.
  */
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { verifySecret } from '../../config/password.js';
 import { normalizeSerial } from '../../core/serial.js';
 import { FlintError } from '../../errors/index.js';
@@ -14,7 +14,11 @@ import type { CertificateRecord } from '../../store/types.js';
 import type { EstLabel } from './config.js';
 import type { EstPorts, EstRequest } from './ports.js';
 
-export type EstClient = { kind: 'basic'; user: string } | { kind: 'cert'; record: CertificateRecord };
+export type EstClient =
+  | { kind: 'basic'; user: string }
+  | { kind: 'cert'; record: CertificateRecord }
+  /** A manufacturer (IDevID-style) certificate issued by one of the label's bootstrap CAs. */
+  | { kind: 'bootstrap'; subject: string; serial: string; issuer: string; fingerprint256: string };
 
 const CACHE_TTL_MS = 60_000;
 const CACHE_MAX = 1_000;
@@ -93,9 +97,53 @@ export class EstAuthenticator {
     return rec;
   }
 
-  /** Authenticates for a label's auth mode (§3.3.2); unauthorized when nothing acceptable was sent. */
-  async authenticate(req: EstRequest, label: EstLabel): Promise<EstClient> {
+  /**
+   * A TLS client certificate issued directly by one of `cas` (the label's bootstrapCaFile): the
+   * listener only asks for (and OpenSSL only verifies against) this CA's own issuers, so such a
+   * certificate arrives with `authorized === false` and is verified here: issuer name/key match,
+   * signature under the bootstrap CA key, and both certificates within their validity period.
+   * Undefined when no bootstrap CA signed it; throws unauthorized when one did but it is not
+   * currently valid. Revocation of manufacturer certificates is not checked (no CRL/OCSP source).
+   */
+  bootstrap(req: EstRequest, cas: readonly X509Certificate[]): Extract<EstClient, { kind: 'bootstrap' }> | undefined {
+    const c = req.clientCert;
+    if (!c || c.der.length === 0 || !cas.length) return undefined;
+    let device: X509Certificate;
+    try {
+      device = new X509Certificate(c.der);
+    } catch {
+      return undefined; // cert() reports the parse failure
+    }
+    const now = this.p.clock().getTime();
+    const current = (x: X509Certificate) => Date.parse(x.validFrom) <= now && now < Date.parse(x.validTo);
+    for (const ca of cas) {
+      let signed = false;
+      try {
+        signed = device.checkIssued(ca) && device.verify(ca.publicKey);
+      } catch {
+        signed = false;
+      }
+      if (!signed) continue;
+      if (!current(device) || !current(ca)) {
+        this.fail(req.ip);
+        throw new FlintError('unauthorized', 'TLS client certificate not accepted: the bootstrap certificate or its CA is expired or not yet valid', { code: 'est.badClientCert' });
+      }
+      return { kind: 'bootstrap', subject: device.subject.replace(/\n/g, ', '), serial: device.serialNumber.toLowerCase(), issuer: ca.subject.replace(/\n/g, ', '), fingerprint256: device.fingerprint256 };
+    }
+    return undefined;
+  }
+
+  /**
+   * Authenticates for a label's auth mode (§3.3.2); unauthorized when nothing acceptable was sent.
+   * `bootstrapCas` (simpleenroll on a label with bootstrapCaFile only) additionally accepts a
+   * manufacturer certificate, whatever the label's auth mode.
+   */
+  async authenticate(req: EstRequest, label: EstLabel, bootstrapCas?: readonly X509Certificate[]): Promise<EstClient> {
     this.checkRate(req.ip);
+    if (bootstrapCas?.length && req.clientCert && !req.clientCert.authorized) {
+      const b = this.bootstrap(req, bootstrapCas);
+      if (b) return b;
+    }
     const allowBasic = label.auth !== 'cert';
     const allowCert = label.auth !== 'basic';
     if (allowCert) {

@@ -2,7 +2,7 @@
  * EST operations (RFC 7030 §4), framework-free: EstRequest in, EstResponse out. Every denial is
  * audited here (issuance itself is audited by Authority.issue).
  */
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { toFlintError, FlintError } from '../../errors/index.js';
 import { buildCertsOnly } from '../../pki/cms-certs-only.js';
 import { parseCsr, verifyCsrSignature } from '../../pki/csr.js';
@@ -29,10 +29,31 @@ const certsOnlyResponse = (status: number, certs: Buffer[]): EstResponse => ({
   body: encodeBase64Body(buildCertsOnly(certs)),
 });
 
+const sameText = (a: string, b: string): boolean => {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+/**
+ * §3.5: the CSR's challengePassword must be the base64 of this connection's channel binding, so a
+ * CSR made for one TLS session cannot be replayed through another (e.g. by a TLS-terminating
+ * man in the middle). Accepted: tls-unique (RFC 5929; TLS ≤ 1.2) or tls-exporter (RFC 9266).
+ */
+export function checkChannelBinding(req: EstRequest, csr: ParsedCsr): void {
+  const cb = req.channelBinding;
+  const expected = [cb?.tlsUnique, cb?.tlsExporter].filter((b): b is Buffer => !!b && b.length > 0).map((b) => b.toString('base64'));
+  if (!expected.length) throw new FlintError('malformed', 'this label requires TLS channel binding, but the request did not arrive over a TLS connection that provides one', { code: 'est.channelBinding' });
+  const pw = csr.challengePassword?.trim();
+  if (pw === undefined || pw === '') throw new FlintError('malformed', 'CSR challengePassword is missing: this label requires it to carry the base64 TLS channel binding (tls-unique or tls-exporter, RFC 7030 §3.5)', { code: 'est.channelBinding' });
+  if (!expected.some((e) => sameText(e, pw))) throw new FlintError('malformed', 'CSR challengePassword does not match this TLS connection\'s channel binding (tls-unique or tls-exporter, RFC 7030 §3.5)', { code: 'est.channelBinding' });
+}
+
 type Issued = { der: Buffer; chain: Buffer[]; serial: string };
 
 export class EstHandlers {
   readonly auth: EstAuthenticator;
+  private readonly locks = new Map<string, Promise<void>>();
 
   constructor(private readonly p: EstPorts) {
     this.auth = new EstAuthenticator(p);
@@ -85,7 +106,7 @@ export class EstHandlers {
     const label = this.label(req.label);
     const profile = this.p.authority.profile(label.profile);
     const items: AttrOrOid[] = [];
-    if (label.requireChallengePassword) items.push({ oid: OIDS.challengePassword });
+    if (label.requireChallengePassword || label.channelBinding) items.push({ oid: OIDS.challengePassword });
     if (profile.keyTypes.ec) {
       items.push({ type: OIDS.ecPublicKey, values: profile.keyTypes.ec.curves.map((c) => OIDS[c]) });
       items.push({ oid: profile.keyTypes.ec.curves.includes('P-384') && !profile.keyTypes.ec.curves.includes('P-256') ? OIDS.ecdsaWithSHA384 : OIDS.ecdsaWithSHA256 });
@@ -109,11 +130,13 @@ export class EstHandlers {
         throw new FlintError('forbidden', 'CSR challengePassword is missing or wrong', { code: 'est.badChallengePassword' });
       }
     }
+    if (label.channelBinding) checkChannelBinding(req, csr);
     return csr;
   }
 
   private requester(req: EstRequest, client: EstClient): string {
-    return `est:${req.label}:${client.kind === 'basic' ? client.user : `cert:${client.record.serial}`}`;
+    const who = client.kind === 'basic' ? client.user : client.kind === 'cert' ? `cert:${client.record.serial}` : `bootstrap:${client.serial}`;
+    return `est:${req.label}:${who}`;
   }
 
   private async issue(req: EstRequest, label: EstLabel, csr: ParsedCsr, requester: string, replaces?: string): Promise<Issued> {
@@ -123,9 +146,14 @@ export class EstHandlers {
   /** §4.2.1 simpleenroll, with the manual-approval queue when the label asks for it (§4.2.3: 202 + Retry-After). */
   async simpleEnroll(req: EstRequest): Promise<EstResponse> {
     const label = this.label(req.label);
-    const client = await this.auth.authenticate(req, label);
+    const client = await this.auth.authenticate(req, label, this.p.config.bootstrapCas.get(req.label));
     const csr = this.readCsr(req, label);
     const requester = this.requester(req, client);
+    if (client.kind === 'bootstrap') {
+      await this.p.audit
+        .record({ actor: requester, action: 'est.bootstrap', object: `est:${req.label}`, result: 'ok', data: { subject: client.subject, serial: client.serial, issuer: client.issuer, fingerprint256: client.fingerprint256 } })
+        .catch(() => undefined);
+    }
     if (!label.requireApproval) return certsOnlyResponse(200, [(await this.issue(req, label, csr, requester)).der]);
     return this.viaApproval(req, label, csr, requester);
   }
@@ -147,16 +175,47 @@ export class EstHandlers {
         throw new FlintError('forbidden', `request ${id} was rejected by an operator${existing.reason ? `: ${existing.reason}` : ''}`, { code: 'est.rejected' });
       case 'issued':
         return this.storedCertificate(existing.serial);
-      case 'approved': {
-        const issued = await this.issue(req, label, csr, existing.requester);
-        if (!(await this.p.approvals.markIssued(id, issued.serial))) {
-          // Another retry issued it first: answer with that one (ours stays in the store, audited).
-          const again = await this.p.approvals.get(id);
-          if (again?.status === 'issued') return this.storedCertificate(again.serial);
-        }
-        return certsOnlyResponse(200, [issued.der]);
-      }
+      case 'approved':
+        return this.issueApproved(req, label, csr, id);
     }
+  }
+
+  /**
+   * Issues an approved request once. Retries of the same request on this node are serialized per
+   * approval id and re-read the approval after taking the lock, so the second one answers with the
+   * stored certificate. Across HA nodes the store's markIssued (a conditional approved → issued
+   * update) decides: a node that loses it revokes its own extra certificate as superseded and
+   * answers with the winner's.
+   */
+  private issueApproved(req: EstRequest, label: EstLabel, csr: ParsedCsr, id: string): Promise<EstResponse> {
+    return this.withLock(id, async () => {
+      const current = await this.p.approvals.get(id);
+      if (!current) throw new FlintError('internal', `approval ${id} disappeared`);
+      if (current.status === 'issued') return this.storedCertificate(current.serial);
+      if (current.status !== 'approved') throw new FlintError('conflict', `request ${id} is ${current.status}`, { code: 'est.approvalState' });
+      const issued = await this.issue(req, label, csr, current.requester);
+      if (await this.p.approvals.markIssued(id, issued.serial)) return certsOnlyResponse(200, [issued.der]);
+      // Lost the race (another node): ours is an extra certificate for the same request.
+      await this.p.authority.revoke(issued.serial, { reason: SUPERSEDED, actor: `est:${req.label}:approval:${id}` }).catch(() => undefined);
+      const winner = await this.p.approvals.get(id);
+      if (winner?.status === 'issued') return this.storedCertificate(winner.serial);
+      throw new FlintError('conflict', `request ${id} changed state while it was being issued (now ${winner?.status ?? 'gone'}); retry`, { code: 'est.approvalState' });
+    });
+  }
+
+  /** In-process per-key mutex: runs `fn` after every earlier holder of `key` has finished. */
+  private withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(key, tail);
+    void tail.then(() => {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    });
+    return run;
   }
 
   private async storedCertificate(serial: string | null): Promise<EstResponse> {

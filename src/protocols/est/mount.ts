@@ -5,7 +5,7 @@ import { EstHandlers } from './handlers.js';
 import { estRouter } from './routes.js';
 
 export const estFrontend: FrontendFactory = (rt): Frontend => {
-  const config = loadEstConfig(rt.config as unknown);
+  const config = loadEstConfig(rt.config as unknown, (p) => rt.config.path(p));
   for (const label of config.labels.values()) rt.authority.profile(label.profile); // fail fast on a label naming an unknown profile
   const handlers = new EstHandlers({
     authority: rt.authority,

@@ -25,6 +25,12 @@ export interface EstRequest {
   authorization?: string;
   /** The TLS client certificate, when one was presented. */
   clientCert?: { der: Buffer; authorized: boolean };
+  /**
+   * TLS channel-binding values of this connection (§3.5), when served over TLS: `tlsUnique`
+   * (RFC 5929, TLS ≤ 1.2 only) and `tlsExporter` (RFC 9266, 32 bytes of
+   * EXPORTER-Channel-Binding with an empty context).
+   */
+  channelBinding?: { tlsUnique?: Buffer; tlsExporter?: Buffer };
   body: Buffer;
 }
 

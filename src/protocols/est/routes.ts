@@ -32,6 +32,29 @@ function clientCert(req: Request): EstRequest['clientCert'] {
   return result;
 }
 
+/**
+ * §3.5 channel binding values of the request's TLS connection. tls-unique is the first Finished
+ * message of the latest handshake: the client's on a full handshake, the server's on resumption;
+ * TLS 1.3 has none (RFC 9266 §1), only tls-exporter. Computed per request: a TLS 1.2
+ * renegotiation changes tls-unique.
+ */
+function channelBinding(req: Request): EstRequest['channelBinding'] {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (typeof socket.exportKeyingMaterial !== 'function' || typeof socket.getProtocol !== 'function') return undefined;
+  const out: NonNullable<EstRequest['channelBinding']> = {};
+  try {
+    out.tlsExporter = socket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
+  } catch {
+    // not available on this connection
+  }
+  const version = socket.getProtocol();
+  if (version && version !== 'TLSv1.3') {
+    const finished = socket.isSessionReused?.() ? socket.getFinished?.() : socket.getPeerFinished?.();
+    if (finished && finished.length) out.tlsUnique = finished;
+  }
+  return out;
+}
+
 export function estRouter(handlers: EstHandlers): Router {
   const router = express.Router();
   // Raw bytes for every media type: the handlers check Content-Type themselves (415).
@@ -54,6 +77,7 @@ export function estRouter(handlers: EstHandlers): Router {
       contentType: req.headers['content-type'],
       authorization: req.headers.authorization,
       clientCert: clientCert(req),
+      channelBinding: channelBinding(req),
       body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
     };
     send(res, await handlers.handle(op, estReq));

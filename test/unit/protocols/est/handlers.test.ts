@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { hashSecret } from '../../../../src/config/password.js';
 import { fromPem } from '../../../../src/pki/pem.js';
 import { estLabelSchema } from '../../../../src/protocols/est/config.js';
-import { EstHandlers } from '../../../../src/protocols/est/handlers.js';
+import { checkChannelBinding, EstHandlers } from '../../../../src/protocols/est/handlers.js';
 import type { EstPorts, EstRequest } from '../../../../src/protocols/est/ports.js';
 import type { ApprovalRepository, ApprovalRequest, CertificateRecord } from '../../../../src/store/types.js';
+import type { ParsedCsr } from '../../../../src/pki/types.js';
 import { P256_CSR } from '../../pki/fixtures.js';
 
 const CERT = Buffer.from('3003020107', 'hex');
@@ -57,7 +58,7 @@ function setup(labels: Record<string, object>) {
     certificates: { get: async (s) => (s === '07' ? ({ der: CERT } as CertificateRecord) : undefined) },
     approvals,
     audit: { record: async (...e) => (audits.push(...e.map((x) => `${x.action}:${x.result}`)), []) },
-    config: { users: [{ name: 'est', passwordHash: hashSecret('pw') }], labels: new Map(Object.entries(labels).map(([k, v]) => [k, estLabelSchema.parse(v)])) },
+    config: { users: [{ name: 'est', passwordHash: hashSecret('pw') }], labels: new Map(Object.entries(labels).map(([k, v]) => [k, estLabelSchema.parse(v)])), bootstrapCas: new Map() },
     defaultIssuer: 'issuing',
     clock: () => new Date(),
   };
@@ -120,4 +121,88 @@ describe('EST handlers', () => {
     expect((await h.handle('fullcmc', req('default'))).status).toBe(501);
     expect((await h.handle('simplereenroll', req('default'))).status).toBe(401);
   });
+
+  it('two concurrent retries of an approved request issue one certificate', async () => {
+    const { h, approvals, ports } = setupIssuing({ gated: { requireApproval: true } });
+    await h.handle('simpleenroll', req('gated'));
+    await approvals.decide([...approvals.rows.keys()][0]!, 'approved', 'op', null);
+    const [a, b, c] = await Promise.all([h.handle('simpleenroll', req('gated')), h.handle('simpleenroll', req('gated')), h.handle('simpleenroll', req('gated'))]);
+    expect([a.status, b.status, c.status]).toEqual([200, 200, 200]);
+    expect(ports.serials).toEqual(['01']);
+    expect(b.body).toEqual(a.body);
+    expect(c.body).toEqual(a.body);
+    expect(ports.revoked).toEqual([]);
+  });
+
+  it('a node that loses markIssued (HA race) revokes its extra certificate as superseded and answers the winner', async () => {
+    const { h, approvals, ports } = setupIssuing({ gated: { requireApproval: true } });
+    await h.handle('simpleenroll', req('gated'));
+    const id = [...approvals.rows.keys()][0]!;
+    await approvals.decide(id, 'approved', 'op', null);
+    ports.records.set('aa', { der: Buffer.from('3003020199', 'hex') } as CertificateRecord);
+    // Another node issues serial aa between our issue() and our markIssued().
+    approvals.markIssued = async (rid, _serial) => {
+      const r = approvals.rows.get(rid)!;
+      approvals.rows.set(rid, { ...r, status: 'issued', serial: 'aa' });
+      return false;
+    };
+    const r = await h.handle('simpleenroll', req('gated'));
+    expect(r.status).toBe(200);
+    expect(ports.serials).toEqual(['01']);
+    expect(ports.revoked).toEqual([{ serial: '01', reason: 4 }]);
+    const winner = await h.handle('simpleenroll', req('gated'));
+    expect(winner.body).toEqual(r.body);
+    expect(ports.serials).toEqual(['01']);
+  });
+
+  it('channel binding: the CSR challengePassword must be the base64 tls-unique or tls-exporter value', async () => {
+    const exporter = Buffer.alloc(32, 7);
+    const unique = Buffer.alloc(12, 9);
+    const csr = (pw?: string) => ({ challengePassword: pw }) as ParsedCsr;
+    const r = (cb?: EstRequest['channelBinding']) => req('cb', { channelBinding: cb });
+    expect(() => checkChannelBinding(r({ tlsExporter: exporter }), csr(exporter.toString('base64')))).not.toThrow();
+    expect(() => checkChannelBinding(r({ tlsExporter: exporter, tlsUnique: unique }), csr(unique.toString('base64')))).not.toThrow();
+    expect(() => checkChannelBinding(r({ tlsExporter: exporter }), csr(unique.toString('base64')))).toThrow(/does not match/);
+    expect(() => checkChannelBinding(r({ tlsExporter: exporter }), csr())).toThrow(/missing/);
+    expect(() => checkChannelBinding(r(undefined), csr('x'))).toThrow(/TLS connection/);
+
+    const { h, audits } = setup({ cb: { channelBinding: true } });
+    const denied = await h.handle('simpleenroll', r({ tlsExporter: exporter })); // fixture CSR's password is s3cret-Challenge
+    expect(denied.status).toBe(400);
+    expect(String(denied.body)).toMatch(/channel binding/);
+    expect(audits).toContain('est.simpleenroll:denied');
+    const attrs = await h.handle('csrattrs', req('cb'));
+    expect(Buffer.from(String(attrs.body), 'base64').toString('hex')).toContain('06092a864886f70d010907'); // challengePassword OID
+    expect(() => estLabelSchema.parse({ channelBinding: true, requireChallengePassword: true })).toThrow(/enable only one/);
+  });
 });
+
+/** Like setup(), but issue() hands out increasing serials that certificates.get finds, and revoke() is recorded. */
+function setupIssuing(labels: Record<string, object>) {
+  const approvals = memoryApprovals();
+  const records = new Map<string, CertificateRecord>();
+  const serials: string[] = [];
+  const revoked: { serial: string; reason: number | undefined }[] = [];
+  const ports: EstPorts = {
+    authority: {
+      issue: async () => {
+        await new Promise((r) => setTimeout(r, 5)); // let concurrent retries interleave
+        const serial = (serials.length + 1).toString(16).padStart(2, '0');
+        serials.push(serial);
+        const der = Buffer.from(`30030201${serial}`, 'hex');
+        records.set(serial, { der } as CertificateRecord);
+        return { serial, der, chain: [], pem: '', issuerId: 'issuing', notBefore: new Date(), notAfter: new Date(), record: {} as CertificateRecord };
+      },
+      revoke: async (serial, opts) => (revoked.push({ serial, reason: opts.reason }), {} as CertificateRecord),
+      chain: () => [CERT],
+      profile: () => ({ keyTypes: { ec: { curves: ['P-256'] }, rsa: null, ed25519: false } }) as never,
+    },
+    certificates: { get: async (s) => records.get(s) },
+    approvals,
+    audit: { record: async () => [] },
+    config: { users: [{ name: 'est', passwordHash: hashSecret('pw') }], labels: new Map(Object.entries(labels).map(([k, v]) => [k, estLabelSchema.parse(v)])), bootstrapCas: new Map() },
+    defaultIssuer: 'issuing',
+    clock: () => new Date(),
+  };
+  return { h: new EstHandlers(ports), approvals, ports: { records, serials, revoked } };
+}

@@ -56,11 +56,13 @@ describe('EST errors', () => {
 describe('EST config', () => {
   it('defaults to the device profile under label "default"', () => {
     const c = loadEstConfig({ est: { users: [{ name: 'est', passwordHash: 'scrypt$1$2$3$a$b' }] } });
-    expect(c.labels.get('default')).toEqual({ profile: 'device', auth: 'either', requireApproval: false, requireChallengePassword: false });
+    expect(c.labels.get('default')).toEqual({ profile: 'device', auth: 'either', requireApproval: false, requireChallengePassword: false, channelBinding: false });
     expect(loadEstConfig({}).users).toEqual([]);
   });
 
   it('names the bad field', () => {
     expect(() => loadEstConfig({ est: { labels: { iot: { auth: 'token' } } } })).toThrow(/est\.labels\.iot\.auth/);
+    expect(() => loadEstConfig({ est: { labels: { iot: { channelBinding: true, requireChallengePassword: true } } } })).toThrow(/est\.labels\.iot\.channelBinding/);
+    expect(() => loadEstConfig({ est: { labels: { mfg: { bootstrapCaFile: 'no-such.pem' } } } }, (p) => `/nonexistent/${p}`)).toThrow(/est\.labels\.mfg\.bootstrapCaFile: cannot read \/nonexistent\/no-such\.pem/);
   });
 });
