@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { env } from '../config/index.js';
 import { isFlintError } from '../errors/index.js';
 import { runAuditExport, runAuditVerify, runIssue, runList, runRevoke, runUnrevoke } from './commands.js';
+import { runAcmeEabCreate } from './acme.js';
 import { runInit } from './init.js';
 import { runRequestsDecide, runRequestsList } from './requests.js';
 import { makeLogger } from './runtime.js';
@@ -107,6 +108,18 @@ export function buildProgram(): Command {
     .requiredOption('--id <id>', 'request id')
     .option('--reason <text>', 'why (recorded in the audit log)')
     .action(async (o) => runRequestsDecide(o, 'rejected', out));
+
+  program
+    .command('acme')
+    .description('ACME administration')
+    .command('eab')
+    .description('External Account Binding keys')
+    .command('create')
+    .description('create a one-time EAB key id and base64url HMAC key for an ACME provisioner')
+    .addOption(dataOption())
+    .option('--provisioner <name>', 'ACME provisioner', 'acme')
+    .option('--json', 'print {provisioner, kid, hmacKey} as JSON')
+    .action(async (o) => runAcmeEabCreate(o, out));
 
   const audit = program.command('audit').description('the tamper-evident audit log');
   audit

@@ -25,6 +25,8 @@ export interface AcmeAccountRecord {
   contact: string[];
   status: AcmeAccountStatus;
   createdAt: Date;
+  /** Provisioner the account was created under (it only works there); `acme` when absent. */
+  provisioner?: string;
 }
 
 export interface AcmeOrderRecord {
@@ -63,6 +65,18 @@ export interface AcmeAuthzRecord {
   challenges: AcmeChallengeRecord[];
 }
 
+/** An External Account Binding key (RFC 8555 §7.3.4), created by `flintca acme eab create`. */
+export interface AcmeEabKeyRecord {
+  kid: string;
+  provisioner: string;
+  /** The raw HMAC key (the CA must hold it to verify the binding's MAC). */
+  hmacKey: Buffer;
+  createdAt: Date;
+  /** Account the key was bound to (one-time use); null while unused. */
+  accountId: string | null;
+  usedAt: Date | null;
+}
+
 export interface AcmeOrderPatch {
   status?: AcmeOrderStatus;
   certSerial?: string | null;
@@ -75,7 +89,14 @@ export interface AcmeRepository {
   /** Deletes the nonce; true only when it existed and had not expired (single use across nodes). */
   consumeNonce(nonce: string, now: Date): Promise<boolean>;
 
-  createAccount(acct: AcmeAccountRecord, audit?: AuditInput[]): Promise<void>;
+  /**
+   * With `eabKid`, the EAB key is claimed in the same transaction (unused and of `provisioner`,
+   * else a FlintError 'unauthorized' is thrown and nothing is written).
+   */
+  createAccount(acct: AcmeAccountRecord, audit?: AuditInput[], eab?: { kid: string; provisioner: string }): Promise<void>;
+
+  createEabKey(key: AcmeEabKeyRecord, audit?: AuditInput[]): Promise<void>;
+  getEabKey(kid: string): Promise<AcmeEabKeyRecord | undefined>;
   getAccount(id: string): Promise<AcmeAccountRecord | undefined>;
   getAccountByThumbprint(thumbprint: string): Promise<AcmeAccountRecord | undefined>;
   /** Key rollover sets jwk + thumbprint together (a thumbprint in use elsewhere throws: unique). */
@@ -86,6 +107,8 @@ export interface AcmeRepository {
   getOrder(id: string): Promise<AcmeOrderRecord | undefined>;
   listOrderIds(accountId: string): Promise<string[]>;
   getOrderByCertSerial(serial: string): Promise<AcmeOrderRecord | undefined>;
+  /** A finalized (valid) order whose `replaces` is this serial (RFC 9773 §5). */
+  getValidOrderReplacing(serial: string): Promise<AcmeOrderRecord | undefined>;
   /** Applies the patch only when the order's current status is one of `from`; returns whether it did. */
   updateOrder(id: string, from: AcmeOrderStatus[], patch: AcmeOrderPatch, audit?: AuditInput[]): Promise<boolean>;
 

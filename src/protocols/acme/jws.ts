@@ -28,6 +28,8 @@ export interface JwsInput {
   key: 'jwk' | 'kid' | 'either';
   /** Account URL prefix, e.g. https://h/acme/acme/acct/ */
   accountUrlPrefix: string;
+  /** Provisioner of the request URL: a kid account of another provisioner does not exist here. */
+  provisioner?: string;
 }
 
 function decodeJson(part: unknown, what: string): Record<string, unknown> {
@@ -90,7 +92,7 @@ export async function verifyJws(input: JwsInput, nonces: NonceService, repo: Pic
     const kid = header.kid;
     if (typeof kid !== 'string' || !kid.startsWith(input.accountUrlPrefix)) throw new AcmeError('accountDoesNotExist', 'kid is not an account URL of this server');
     account = await repo.getAccount(kid.slice(input.accountUrlPrefix.length));
-    if (!account) throw new AcmeError('accountDoesNotExist', 'no account with this kid');
+    if (!account || (input.provisioner !== undefined && (account.provisioner ?? 'acme') !== input.provisioner)) throw new AcmeError('accountDoesNotExist', 'no account with this kid');
     if (account.status !== 'valid') throw new AcmeError('unauthorized', `account is ${account.status}`);
     jwk = account.jwk as JWK;
   }

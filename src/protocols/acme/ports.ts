@@ -13,6 +13,8 @@ export interface AcmeDeps {
   audit: Pick<AuditSink, 'emitted' | 'record'>;
   /** Signing profile ACME orders use. */
   profile: string;
+  /** Profile name → description, for the directory's meta.profiles. */
+  profileDescriptions?: Record<string, string>;
   clock: () => Date;
   /** Called when a challenge should be validated (asynchronously). */
   enqueueValidation: (challengeId: string) => void;

@@ -4,6 +4,7 @@
  * Mounted at /acme; URLs are https://HOST/acme/{provisioner}/...
  */
 import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
+import { defaultProvisioner, type AcmeProvisioner } from './config.js';
 import { AcmeError, toProblem } from './errors.js';
 import { accountOrders, accountResource, newAccount } from './handlers/account.js';
 import { authzResource, challengeResource } from './handlers/authz.js';
@@ -11,6 +12,7 @@ import { certificateResource, revokeCert } from './handlers/certificate.js';
 import type { AcmeHandler, AcmeReply } from './handlers/context.js';
 import { directory } from './handlers/directory.js';
 import { keyChange } from './handlers/keychange.js';
+import { renewalInfo } from './handlers/renewal.js';
 import { finalize, getOrder, newOrder } from './handlers/order.js';
 import { verifyJws } from './jws.js';
 import type { NonceService } from './nonces.js';
@@ -20,8 +22,11 @@ import { acmeUrls, type AcmeUrls } from './urls.js';
 export interface AcmeRouterOptions {
   deps: AcmeDeps;
   nonces: NonceService;
-  /** Provisioner names served under /acme/{name}; the first is the default (`acme`). */
-  provisioners: string[];
+  /**
+   * Provisioners served under /acme/{name}: full settings, or bare names (which then use
+   * `deps.profile`, every challenge type and no EAB).
+   */
+  provisioners: (string | AcmeProvisioner)[];
   /** Mount path of the router (for building URLs). */
   mountPath?: string;
   bodyLimit?: string;
@@ -32,11 +37,12 @@ const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 export function acmeRouter(o: AcmeRouterOptions): Router {
   const mount = o.mountPath ?? '/acme';
   const router = express.Router();
+  const provs = new Map<string, AcmeProvisioner>(o.provisioners.map((p) => (typeof p === 'string' ? [p, defaultProvisioner(p, o.deps.profile)] : [p.name, p])));
 
   const urlsFor = (req: Request): AcmeUrls | undefined => {
     const host = req.get('host') ?? '';
     const prov = String(req.params.prov ?? '');
-    if (!HOST.test(host) || !o.provisioners.includes(prov)) return undefined;
+    if (!HOST.test(host) || !provs.has(prov)) return undefined;
     return acmeUrls(`https://${host}${mount}/${prov}`);
   };
 
@@ -72,13 +78,13 @@ export function acmeRouter(o: AcmeRouterOptions): Router {
     try {
       if (!urls) throw new AcmeError('malformed', 'unknown ACME provisioner', { status: 404 });
       const verified = await verifyJws(
-        { contentType: req.get('content-type'), body: Buffer.isBuffer(req.body) ? req.body : undefined, url: `https://${req.get('host')}${req.originalUrl}`, key, accountUrlPrefix: urls.accountPrefix },
+        { contentType: req.get('content-type'), body: Buffer.isBuffer(req.body) ? req.body : undefined, url: `https://${req.get('host')}${req.originalUrl}`, key, accountUrlPrefix: urls.accountPrefix, provisioner: String(req.params.prov) },
         o.nonces,
         o.deps.repo,
       );
       const params: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.params)) params[k] = String(v);
-      await send(res, urls, await handler({ deps: o.deps, urls, provisioner: params.prov!, req: verified, params }));
+      await send(res, urls, await handler({ deps: o.deps, urls, provisioner: params.prov!, prov: provs.get(params.prov!)!, req: verified, params }));
     } catch (e) {
       await sendProblem(res, urls, e);
     }
@@ -88,7 +94,19 @@ export function acmeRouter(o: AcmeRouterOptions): Router {
     const urls = urlsFor(req);
     if (!urls) return sendProblem(res, undefined, new AcmeError('malformed', 'unknown ACME provisioner', { status: 404 }));
     res.setHeader('Cache-Control', 'no-store');
-    res.type('application/json').send(JSON.stringify(directory(urls, o.deps.profile)));
+    res.type('application/json').send(JSON.stringify(directory(urls, provs.get(String(req.params.prov))!, o.deps.profileDescriptions)));
+  });
+  // RFC 9773 §4.2: unauthenticated GET; the answer may be cached (Retry-After says when to ask again).
+  router.get('/:prov/renewal-info/:certId', async (req, res) => {
+    const urls = urlsFor(req);
+    try {
+      if (!urls) throw new AcmeError('malformed', 'unknown ACME provisioner', { status: 404 });
+      const r = await renewalInfo(o.deps, String(req.params.certId));
+      res.setHeader('Retry-After', String(r.retryAfterSeconds));
+      res.status(200).type('application/json').send(JSON.stringify(r.json));
+    } catch (e) {
+      await sendProblem(res, urls, e);
+    }
   });
   const nonce = (status: number) => async (req: Request, res: Response) => {
     const urls = urlsFor(req);

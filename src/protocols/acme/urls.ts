@@ -7,6 +7,7 @@ export function acmeUrls(base: string) {
     newOrder: `${base}/new-order`,
     revokeCert: `${base}/revoke-cert`,
     keyChange: `${base}/key-change`,
+    renewalInfo: `${base}/renewal-info`,
     accountPrefix: `${base}/acct/`,
     account: (id: string) => `${base}/acct/${id}`,
     orders: (id: string) => `${base}/acct/${id}/orders`,

@@ -10,6 +10,8 @@ export interface Directory {
   newOrder: string;
   revokeCert: string;
   keyChange: string;
+  /** RFC 9773 ARI */
+  renewalInfo?: string;
   meta?: { termsOfService?: string; website?: string; caaIdentities?: string[]; externalAccountRequired?: boolean; profiles?: Record<string, string> };
 }
 

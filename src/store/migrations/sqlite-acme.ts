@@ -54,4 +54,20 @@ export const acmeMigrations: Migration[] = [
       CREATE INDEX acme_challenges_authz ON acme_challenges(authz_id);
     `,
   },
+  {
+    version: 201,
+    name: 'acme: external account binding keys, replaces index, account provisioner',
+    sql: `
+      CREATE TABLE acme_eab_keys (
+        kid TEXT PRIMARY KEY,
+        provisioner TEXT NOT NULL,
+        hmac_key BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        account_id TEXT,
+        used_at INTEGER
+      );
+      CREATE INDEX acme_orders_replaces ON acme_orders(replaces);
+      ALTER TABLE acme_accounts ADD COLUMN provisioner TEXT NOT NULL DEFAULT 'acme';
+    `,
+  },
 ];

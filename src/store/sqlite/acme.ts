@@ -8,6 +8,7 @@ import type {
   AcmeRepository,
   AcmeStoredProblem,
 } from '../acme-types.js';
+import { FlintError } from '../../errors/index.js';
 import { appendAuditSync } from './audit.js';
 import type { WriteBatcher } from './batch.js';
 
@@ -25,6 +26,7 @@ function toAccount(r: Row): AcmeAccountRecord {
     contact: JSON.parse(r.contact as string) as string[],
     status: r.status as AcmeAccountRecord['status'],
     createdAt: new Date(r.created_at as number),
+    provisioner: (r.provisioner as string | undefined) ?? 'acme',
   };
 }
 
@@ -82,12 +84,30 @@ export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
     consumeNonce: (nonce, now) =>
       w.run((d) => d.prepare('DELETE FROM acme_nonces WHERE nonce = ? AND expires > ?').run(nonce, now.getTime()).changes === 1),
 
-    createAccount: (a, audit = []) =>
+    createAccount: (a, audit = [], eab) =>
       w.run((d) => {
-        d.prepare('INSERT INTO acme_accounts (id, thumbprint, jwk, contact, status, created_at) VALUES (?,?,?,?,?,?)').run(
-          a.id, a.thumbprint, JSON.stringify(a.jwk), JSON.stringify(a.contact), a.status, a.createdAt.getTime());
+        if (eab) {
+          const res = d.prepare('UPDATE acme_eab_keys SET account_id = ?, used_at = ? WHERE kid = ? AND provisioner = ? AND account_id IS NULL').run(a.id, a.createdAt.getTime(), eab.kid, eab.provisioner);
+          if (res.changes !== 1) throw new FlintError('unauthorized', 'the external account binding key is unknown or already used');
+        }
+        d.prepare('INSERT INTO acme_accounts (id, thumbprint, jwk, contact, status, created_at, provisioner) VALUES (?,?,?,?,?,?,?)').run(
+          a.id, a.thumbprint, JSON.stringify(a.jwk), JSON.stringify(a.contact), a.status, a.createdAt.getTime(), a.provisioner ?? 'acme');
         appendAuditSync(d, audit);
       }),
+    createEabKey: (k, audit = []) =>
+      w.run((d) => {
+        d.prepare('INSERT INTO acme_eab_keys (kid, provisioner, hmac_key, created_at, account_id, used_at) VALUES (?,?,?,?,?,?)').run(
+          k.kid, k.provisioner, k.hmacKey, k.createdAt.getTime(), k.accountId, k.usedAt?.getTime() ?? null);
+        appendAuditSync(d, audit);
+      }),
+    getEabKey: async (kid) => {
+      const r = db.prepare('SELECT * FROM acme_eab_keys WHERE kid = ?').get(kid) as Row | undefined;
+      if (!r) return undefined;
+      return {
+        kid: r.kid as string, provisioner: r.provisioner as string, hmacKey: Buffer.from(r.hmac_key as Uint8Array), createdAt: new Date(r.created_at as number),
+        accountId: (r.account_id as string | null) ?? null, usedAt: date(r.used_at),
+      };
+    },
     getAccount: async (id) => {
       const r = db.prepare('SELECT * FROM acme_accounts WHERE id = ?').get(id) as Row | undefined;
       return r ? toAccount(r) : undefined;
@@ -127,6 +147,10 @@ export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
       (db.prepare('SELECT id FROM acme_orders WHERE account_id = ? ORDER BY created_at LIMIT 1000').all(accountId) as { id: string }[]).map((r) => r.id),
     getOrderByCertSerial: async (serial) => {
       const r = db.prepare('SELECT * FROM acme_orders WHERE cert_serial = ?').get(serial) as Row | undefined;
+      return r ? toOrder(r) : undefined;
+    },
+    getValidOrderReplacing: async (serial) => {
+      const r = db.prepare("SELECT * FROM acme_orders WHERE replaces = ? AND status = 'valid' LIMIT 1").get(serial) as Row | undefined;
       return r ? toOrder(r) : undefined;
     },
     updateOrder: (id, from, patch, audit = []) =>

@@ -4,6 +4,7 @@ import { FlattenedSign, exportJWK, generateKeyPair, type CryptoKey, type JWK } f
 import { join } from 'node:path';
 import request from 'supertest';
 import { FlintError } from '../../../src/errors/index.js';
+import type { AcmeProvisioner } from '../../../src/protocols/acme/config.js';
 import { NonceService } from '../../../src/protocols/acme/nonces.js';
 import type { AcmeDeps } from '../../../src/protocols/acme/ports.js';
 import { acmeRouter } from '../../../src/protocols/acme/routes.js';
@@ -24,7 +25,7 @@ export async function newKey(alg = 'ES256'): Promise<Key> {
   return { priv: privateKey, jwk: await exportJWK(publicKey), alg };
 }
 
-export async function harness() {
+export async function harness(opts: { provisioners?: (string | AcmeProvisioner)[] } = {}) {
   const tmp = tempDir('flintca-acme-unit-');
   const store = SqliteStore.open(join(tmp.path, 'db.sqlite'));
   const enqueued: string[] = [];
@@ -49,7 +50,7 @@ export async function harness() {
     enqueueValidation: (id) => enqueued.push(id),
   };
   const app = express();
-  app.use('/acme', acmeRouter({ deps, nonces: new NonceService(store.acme), provisioners: ['acme'] }));
+  app.use('/acme', acmeRouter({ deps, nonces: new NonceService(store.acme), provisioners: opts.provisioners ?? ['acme'] }));
   const agent = () => request(app);
 
   async function nonce(): Promise<string> {
@@ -58,15 +59,16 @@ export async function harness() {
   }
 
   /** Signs a flattened JWS; header overrides let tests break it on purpose. */
-  async function jws(key: Key, path: string, payload: unknown, opts: { kid?: string; header?: Record<string, unknown>; nonce?: string } = {}) {
-    const header: Record<string, unknown> = { alg: key.alg, nonce: opts.nonce ?? (await nonce()), url: `${BASE}${path}`, ...(opts.kid ? { kid: opts.kid } : { jwk: key.jwk }), ...opts.header };
+  async function jws(key: Key, path: string, payload: unknown, opts: { kid?: string; header?: Record<string, unknown>; nonce?: string; prov?: string } = {}) {
+    const base = opts.prov ? `https://${HOST}/acme/${opts.prov}` : BASE;
+    const header: Record<string, unknown> = { alg: key.alg, nonce: opts.nonce ?? (await nonce()), url: `${base}${path}`, ...(opts.kid ? { kid: opts.kid } : { jwk: key.jwk }), ...opts.header };
     for (const [k, v] of Object.entries(header)) if (v === undefined) delete header[k];
     const body = payload === '' ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(payload));
     return new FlattenedSign(body).setProtectedHeader(header as { alg: string }).sign(key.priv);
   }
 
-  async function post(path: string, body: unknown, contentType = 'application/jose+json') {
-    return agent().post(`/acme/acme${path}`).set('Host', HOST).set('Content-Type', contentType).send(typeof body === 'string' ? body : JSON.stringify(body));
+  async function post(path: string, body: unknown, contentType = 'application/jose+json', prov = 'acme') {
+    return agent().post(`/acme/${prov}${path}`).set('Host', HOST).set('Content-Type', contentType).send(typeof body === 'string' ? body : JSON.stringify(body));
   }
 
   async function account(key: Key): Promise<string> {

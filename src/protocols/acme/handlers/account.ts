@@ -1,6 +1,8 @@
 /** §7.3 account management: newAccount, account POST-as-GET / update / deactivate, orders list. */
 import { randomBytes } from 'node:crypto';
+import { isFlintError } from '../../../errors/index.js';
 import type { AcmeAccountRecord } from '../../../store/acme-types.js';
+import { verifyEab } from '../eab.js';
 import { AcmeError } from '../errors.js';
 import type { Account } from '../wire.js';
 import { account, notFound, type AcmeContext, type AcmeReply } from './context.js';
@@ -24,10 +26,19 @@ function parseContact(v: unknown): string[] {
 export async function newAccount(ctx: AcmeContext): Promise<AcmeReply> {
   const p = ctx.req.payload ?? {};
   const existing = await ctx.deps.repo.getAccountByThumbprint(ctx.req.thumbprint);
+  // Accounts belong to one provisioner (else an EAB-free provisioner's account could skip EAB elsewhere).
+  if (existing && (existing.provisioner ?? 'acme') !== ctx.provisioner) throw new AcmeError('unauthorized', 'this key is registered with an account of another ACME provisioner');
   if (existing) return { status: 200, json: render(ctx, existing), location: ctx.urls.account(existing.id) };
   if (p.onlyReturnExisting === true) throw new AcmeError('accountDoesNotExist', 'no account exists with this key');
   if (p.termsOfServiceAgreed !== undefined && typeof p.termsOfServiceAgreed !== 'boolean') throw new AcmeError('malformed', 'termsOfServiceAgreed must be a boolean');
   const contact = parseContact(p.contact);
+  let eab: { kid: string; provisioner: string } | undefined;
+  if (p.externalAccountBinding !== undefined) {
+    const kid = await verifyEab(p.externalAccountBinding, { newAccountUrl: ctx.urls.newAccount, accountJwk: ctx.req.jwk, provisioner: ctx.provisioner, repo: ctx.deps.repo });
+    eab = { kid, provisioner: ctx.provisioner };
+  } else if (ctx.prov.requireEab) {
+    throw new AcmeError('externalAccountRequired', `provisioner ${ctx.provisioner} requires an external account binding (flintca acme eab create)`);
+  }
   const a: AcmeAccountRecord = {
     id: randomBytes(12).toString('base64url'),
     thumbprint: ctx.req.thumbprint,
@@ -35,13 +46,15 @@ export async function newAccount(ctx: AcmeContext): Promise<AcmeReply> {
     contact,
     status: 'valid',
     createdAt: ctx.deps.clock(),
+    provisioner: ctx.provisioner,
   };
   try {
-    await ctx.deps.repo.createAccount(a, ctx.deps.audit.emitted([{ actor: `acme:${a.id}`, action: 'acme.account.create', object: `acme-account:${a.id}`, result: 'ok', data: { provisioner: ctx.provisioner, thumbprint: a.thumbprint } }]));
+    await ctx.deps.repo.createAccount(a, ctx.deps.audit.emitted([{ actor: `acme:${a.id}`, action: 'acme.account.create', object: `acme-account:${a.id}`, result: 'ok', data: { provisioner: ctx.provisioner, thumbprint: a.thumbprint, ...(eab ? { eabKid: eab.kid } : {}) } }]), eab);
   } catch (e) {
     // A concurrent newAccount with the same key won the unique thumbprint: return that one.
     const again = await ctx.deps.repo.getAccountByThumbprint(ctx.req.thumbprint);
-    if (again) return { status: 200, json: render(ctx, again), location: ctx.urls.account(again.id) };
+    if (isFlintError(e) && e.kind === 'unauthorized' && !again) throw new AcmeError('unauthorized', e.detail);
+    if (again && (again.provisioner ?? 'acme') === ctx.provisioner) return { status: 200, json: render(ctx, again), location: ctx.urls.account(again.id) };
     throw e;
   }
   return { status: 201, json: render(ctx, a), location: ctx.urls.account(a.id) };

@@ -4,11 +4,14 @@ import type { AcmeDeps } from '../ports.js';
 import type { AcmeUrls } from '../urls.js';
 import { AcmeError } from '../errors.js';
 import type { AcmeAccountRecord } from '../../../store/acme-types.js';
+import type { AcmeProvisioner } from '../config.js';
 
 export interface AcmeContext {
   deps: AcmeDeps;
   urls: AcmeUrls;
   provisioner: string;
+  /** The provisioner's settings (profiles, identifier policy, challenges, EAB). */
+  prov: AcmeProvisioner;
   req: VerifiedRequest;
   params: Record<string, string>;
 }

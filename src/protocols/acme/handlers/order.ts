@@ -2,12 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import { parseCsr } from '../../../pki/csr.js';
 import type { AcmeAuthzRecord, AcmeChallengeRecord, AcmeOrderRecord } from '../../../store/acme-types.js';
-import { AcmeError, toProblem } from '../errors.js';
+import { identifierRefusal } from '../config.js';
+import { AcmeError, problem, toProblem } from '../errors.js';
 import { identifierKeys, parseIdentifiers } from '../identifiers.js';
 import { account, notFound, type AcmeContext, type AcmeReply } from './context.js';
 import { renderOrder } from './render.js';
+import { certificateByCertId } from './renewal.js';
 
-const ORDER_TTL_MS = 7 * 86_400_000;
 const id = () => randomBytes(12).toString('base64url');
 
 function optionalDate(v: unknown, what: string): Date | null {
@@ -25,19 +26,55 @@ export async function newOrder(ctx: AcmeContext): Promise<AcmeReply> {
   const notBefore = optionalDate(p.notBefore, 'notBefore');
   const notAfter = optionalDate(p.notAfter, 'notAfter');
   if (notBefore && notAfter && notAfter <= notBefore) throw new AcmeError('malformed', 'notAfter must be after notBefore');
-  if (p.profile !== undefined && p.profile !== ctx.deps.profile) throw new AcmeError('malformed', `unknown profile ${JSON.stringify(p.profile)}`);
+  const prov = ctx.prov;
+  // Identifier policy: every refused identifier is reported (RFC 8555 §6.7.1 subproblems).
+  const subproblems = identifiers.flatMap((ident) => {
+    const why = identifierRefusal(prov, ident);
+    return why ? [{ ...problem('rejectedIdentifier', why), identifier: ident }] : [];
+  });
+  const typesFor = (ident: (typeof identifiers)[number]): AcmeChallengeRecord['type'][] => {
+    const wildcard = ident.type === 'dns' && ident.value.startsWith('*.');
+    const all: AcmeChallengeRecord['type'][] = wildcard ? ['dns-01'] : ident.type === 'ip' ? ['http-01', 'tls-alpn-01'] : ['http-01', 'dns-01', 'tls-alpn-01'];
+    return all.filter((t) => prov.challenges.includes(t));
+  };
+  for (const ident of identifiers) {
+    if (!subproblems.some((s) => s.identifier === ident) && typesFor(ident).length === 0) {
+      subproblems.push({ ...problem('rejectedIdentifier', `provisioner ${prov.name} offers no challenge type (${prov.challenges.join(', ')}) that can validate ${ident.value}`), identifier: ident });
+    }
+  }
+  if (subproblems.length) {
+    throw new AcmeError('rejectedIdentifier', subproblems.length === 1 ? subproblems[0]!.detail : `${subproblems.length} identifiers are not allowed by provisioner ${prov.name}`, { subproblems });
+  }
+  // Profiles extension: `profile` picks one of the provisioner's profiles; the first is the default.
+  if (p.profile !== undefined && (typeof p.profile !== 'string' || !prov.profiles.includes(p.profile))) {
+    throw new AcmeError('malformed', `invalidProfile: unknown profile ${JSON.stringify(p.profile)} (this provisioner offers: ${prov.profiles.join(', ')})`);
+  }
+  const profile = (p.profile as string | undefined) ?? prov.profiles[0]!;
+  // RFC 9773 §5: `replaces` names the certificate this order renews (it must be ours and the account's).
+  let replaces: string | null = null;
+  if (p.replaces !== undefined) {
+    if (typeof p.replaces !== 'string') throw new AcmeError('malformed', 'replaces must be a certID string');
+    const old = await certificateByCertId(ctx.deps, p.replaces).catch(() => {
+      throw new AcmeError('malformed', 'replaces does not name a certificate issued by this CA');
+    });
+    const oldOrder = await ctx.deps.repo.getOrderByCertSerial(old.serial);
+    if (!oldOrder || oldOrder.accountId !== a.id) throw new AcmeError('unauthorized', 'replaces names a certificate this account did not order');
+    if (await ctx.deps.repo.getValidOrderReplacing(old.serial)) throw new AcmeError('malformed', 'alreadyReplaced: the certificate was already replaced by a finalized order', { status: 409 });
+    replaces = old.serial;
+  }
   const now = ctx.deps.clock();
-  const expires = new Date(now.getTime() + ORDER_TTL_MS);
+  const expires = new Date(now.getTime() + prov.orderLifetimeMs);
+  const authzExpires = new Date(now.getTime() + Math.min(prov.authzLifetimeMs, prov.orderLifetimeMs));
   const order: AcmeOrderRecord = {
     id: id(), accountId: a.id, status: 'pending', identifiers, notBefore, notAfter, expires,
-    certSerial: null, error: null, profile: ctx.deps.profile, replaces: typeof p.replaces === 'string' ? p.replaces : null, createdAt: now,
+    certSerial: null, error: null, profile, replaces, createdAt: now,
   };
   const authzs: AcmeAuthzRecord[] = identifiers.map((ident) => {
     const authzId = id();
     const wildcard = ident.type === 'dns' && ident.value.startsWith('*.');
-    const types: AcmeChallengeRecord['type'][] = wildcard ? ['dns-01'] : ident.type === 'ip' ? ['http-01', 'tls-alpn-01'] : ['http-01', 'dns-01', 'tls-alpn-01'];
+    const types = typesFor(ident);
     return {
-      id: authzId, orderId: order.id, accountId: a.id, status: 'pending', expires, wildcard,
+      id: authzId, orderId: order.id, accountId: a.id, status: 'pending', expires: authzExpires, wildcard,
       identifier: wildcard ? { type: 'dns', value: ident.value.slice(2) } : ident,
       challenges: types.map((type) => ({ id: id(), authzId, type, token: randomBytes(32).toString('base64url'), status: 'pending', validated: null, error: null })),
     };
@@ -93,6 +130,7 @@ export async function finalize(ctx: AcmeContext): Promise<AcmeReply> {
     const issued = await ctx.deps.authority.issue({
       csr: der, profile: o.profile, protocol: 'acme', requester: `acme:${a.id}`, provisioner: ctx.provisioner,
       notBefore: o.notBefore ?? undefined, notAfter: o.notAfter ?? undefined,
+      ...(o.replaces ? { replaces: o.replaces } : {}),
     });
     await ctx.deps.repo.updateOrder(o.id, ['processing'], { status: 'valid', certSerial: issued.serial }, ctx.deps.audit.emitted([
       { actor: `acme:${a.id}`, action: 'acme.order.finalize', object: `acme-order:${o.id}`, result: 'ok', data: { serial: issued.serial } },
