@@ -7,12 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate } from '../../../src/pki/certificate.js';
 import { derOrPem } from '../../../src/pki/pem.js';
 import { hasCommand, run } from '../../helpers/flintca.js';
+import { requireTool } from '../../helpers/tmp.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { BASE, harness, newKey, type Harness, type Key } from './harness.js';
 
 const ERR = 'urn:ietf:params:acme:error:';
 
-describe.skipIf(!hasCommand('openssl'))('ACME revokeCert', () => {
+describe.skipIf(!requireTool(hasCommand('openssl'), 'openssl'))('ACME revokeCert', () => {
   const tmp = tempDir('flintca-acme-revoke-');
   let h: Harness;
   let owner: Key;

@@ -12,6 +12,7 @@ import { validateHttp01 } from '../../../src/protocols/acme/validation/http01.js
 import type { NameResolver } from '../../../src/protocols/acme/validation/resolve.js';
 import { reverseName, validateTlsAlpn01 } from '../../../src/protocols/acme/validation/tlsalpn01.js';
 import { hasCommand, run } from '../../helpers/flintca.js';
+import { requireTool } from '../../helpers/tmp.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const KA = 'tok.thumb';
@@ -86,7 +87,7 @@ describe('tls-alpn-01', () => {
     expect(reverseName('10.0.0.1')).toBe('1.0.0.10.in-addr.arpa');
     expect(reverseName('2001:db8::1')).toBe('1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa');
   });
-  it.skipIf(!hasCommand('openssl'))('accepts a certificate with the acmeIdentifier extension and rejects a wrong digest', async () => {
+  it.skipIf(!requireTool(hasCommand('openssl'), 'openssl'))('accepts a certificate with the acmeIdentifier extension and rejects a wrong digest', async () => {
     const mk = (name: string, ka: string) => {
       const digest = createHash('sha256').update(ka).digest('hex');
       const r = run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=acme',
