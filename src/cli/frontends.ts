@@ -3,15 +3,18 @@
  * factory `(rt, opts) => Frontend` from its own `mount.ts`; add one line per protocol here.
  */
 import type { Mount } from '../http/apps.js';
+import type { FastHandler } from '../http/server.js';
 import type { Runtime } from './runtime.js';
+import { revocationFrontend } from '../revocation/mount.js';
 import type { ServeOptions } from './serve.js';
 import { estFrontend } from '../protocols/est/mount.js';
-import { revocationFrontend } from '../revocation/mount.js';
 import { acmeFrontend } from '../protocols/acme/mount.js';
 
 export interface Frontend {
   name: string;
   mounts: Mount[];
+  /** Plain node:http handlers tried before express on the HTTP listener (hot paths, e.g. OCSP). */
+  fast?: FastHandler[];
   /** Stops background work (schedulers, validation workers) on shutdown. */
   close?(): Promise<void>;
 }

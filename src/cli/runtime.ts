@@ -12,6 +12,7 @@ import { FlintError } from '../errors/index.js';
 import { openKeyStore } from '../keys/index.js';
 import type { KeyStore } from '../keys/types.js';
 import { loadProfiles, type Profile } from '../profiles/index.js';
+import { revocationConfig } from '../revocation/config.js';
 import { SqliteStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 
@@ -75,6 +76,7 @@ export async function openRuntime(dataDir: string, opts: { logger: Logger; obser
       clock: () => new Date(),
       random: (n) => randomBytes(n),
       observer: opts.observer,
+      crlPartitions: revocationConfig((config as unknown as Record<string, unknown>).revocation).crlPartitions.bySerialBuckets,
     });
     const k = keys;
     return {

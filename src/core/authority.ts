@@ -16,7 +16,7 @@ import type { AuditInput, CertificateRecord, Store } from '../store/types.js';
 import type { Issuer, IssuerRegistry } from './issuers.js';
 import type { AuditSink, Clock, IssuanceObserver, PublicUrls, RandomBytes } from './ports.js';
 import { reasonName, REVOCATION_REASONS } from './revocation-reasons.js';
-import { newSerial, normalizeSerial } from './serial.js';
+import { newSerial, normalizeSerial, serialBucket } from './serial.js';
 import { verifySignature } from './signature.js';
 import { TemplateCache } from './templates.js';
 
@@ -73,6 +73,12 @@ export interface AuthorityDeps {
   clock: Clock;
   random: RandomBytes;
   observer?: IssuanceObserver;
+  /**
+   * Partitioned CRLs (RFC 5280 §5.2.5, revocation.crlPartitions.bySerialBuckets): N > 0 points each
+   * certificate's CRL distribution point at partition serialBucket(serial, N) instead of the full
+   * CRL; the Freshest CRL pointer is dropped (deltas cover the full CRL's scope only, §5.2.4).
+   */
+  crlPartitions?: number;
 }
 
 /** A CSR-shaped value for keys the caller holds (trustedKey requests). */
@@ -167,7 +173,16 @@ export class Authority {
     const sans = sanList(draft.sans);
     for (let attempt = 0; ; attempt++) {
       const serial = newSerial(this.d.random);
-      const tbs = template.build({ serial: serial.bytes, notBefore: draft.notBefore, notAfter: draft.notAfter, subject: draft.subject, subjectPublicKeyInfo: draft.subjectPublicKeyInfo, sans: draft.sans });
+      const parts = draft.crl ? (this.d.crlPartitions ?? 0) : 0;
+      const tbs = template.build({
+        serial: serial.bytes,
+        notBefore: draft.notBefore,
+        notAfter: draft.notAfter,
+        subject: draft.subject,
+        subjectPublicKeyInfo: draft.subjectPublicKeyInfo,
+        sans: draft.sans,
+        ...(parts > 0 ? { crlDistributionPoints: [this.d.urls.crlPartition(issuer.id, serialBucket(serial.hex, parts))], freshestCrl: [] } : {}),
+      });
       const intent: AuditInput = {
         actor: req.requester,
         action: 'certificate.issue',

@@ -23,6 +23,8 @@ export interface IssuanceObserver {
 export interface PublicUrls {
   crl(caId: string): string;
   deltaCrl(caId: string): string;
+  /** Partition k of a CA's partitioned CRLs (RFC 5280 §5.2.5). */
+  crlPartition(caId: string, k: number): string;
   ocsp(): string;
   caIssuers(caId: string): string;
 }
@@ -32,6 +34,7 @@ export function publicUrls(base: string): PublicUrls {
   return {
     crl: (ca) => `${b}/crl/${ca}.crl`,
     deltaCrl: (ca) => `${b}/crl/${ca}-delta.crl`,
+    crlPartition: (ca, k) => `${b}/crl/${ca}-p${k}.crl`,
     ocsp: () => `${b}/ocsp`,
     caIssuers: (ca) => `${b}/ca/${ca}.crt`,
   };

@@ -14,3 +14,12 @@ export function normalizeSerial(s: string): string {
   if (!/^[0-9a-f]+$/.test(hex)) return '';
   return hex.replace(/^(00)+(?=[0-9a-f]{2})/, '');
 }
+
+/**
+ * CRL partition of a serial (RFC 5280 §5.2.5 partitioned CRLs, revocation.crlPartitions): the first
+ * octet of the serial's minimal encoding (leading 00 octets dropped) modulo `buckets`.
+ */
+export function serialBucket(hex: string, buckets: number): number {
+  const h = normalizeSerial(hex.length % 2 ? '0' + hex : hex);
+  return parseInt(h.slice(0, 2) || '0', 16) % buckets;
+}

@@ -21,7 +21,8 @@ export interface PerRequest {
 
 export interface TbsTemplate {
   readonly signatureAlgorithmDer: Buffer;
-  build(v: PerRequest): Buffer;
+  /** Per-request values, plus optional per-request CRL pointers (partitioned CRLs). */
+  build(v: PerRequest & { crlDistributionPoints?: string[]; freshestCrl?: string[] }): Buffer;
 }
 
 /** The constant half of a TBS for one issuer + draft shape. */
@@ -40,6 +41,7 @@ export function constantTbsInput(issuer: Issuer, draft: Draft, algorithm: Signat
     caIssuersUrls: draft.caIssuers ? [urls.caIssuers(issuer.id)] : undefined,
     policies: draft.policies.length ? draft.policies : undefined,
     mustStaple: draft.mustStaple,
+    ocspNoCheck: draft.ocspNoCheck,
   };
 }
 
@@ -49,7 +51,7 @@ export class TemplateCache {
   constructor(private readonly urls: PublicUrls) {}
 
   get(issuer: Issuer, draft: Draft, algorithm: SignatureAlgorithm): TbsTemplate {
-    const key = [issuer.id, issuer.record.ski, algorithm, draft.profile, draft.keyUsage.join(','), draft.extKeyUsage.join(','), draft.basicConstraints.ca, draft.basicConstraints.pathLen, draft.mustStaple, draft.policies.join(','), draft.crl, draft.deltaCrl, draft.ocsp, draft.caIssuers].join('|');
+    const key = [issuer.id, issuer.record.ski, algorithm, draft.profile, draft.keyUsage.join(','), draft.extKeyUsage.join(','), draft.basicConstraints.ca, draft.basicConstraints.pathLen, draft.mustStaple, draft.ocspNoCheck, draft.policies.join(','), draft.crl, draft.deltaCrl, draft.ocsp, draft.caIssuers].join('|');
     let t = this.cache.get(key);
     if (!t) {
       const constant = constantTbsInput(issuer, draft, algorithm, this.urls);

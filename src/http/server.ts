@@ -1,5 +1,5 @@
 /** Starts the HTTP and HTTPS listeners and drains them on shutdown. */
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
@@ -10,6 +10,23 @@ export interface TlsMaterial {
   passphrase: string;
   /** CA certificates whose client certificates are accepted (EST mutual TLS); requested, not required. */
   clientCaPem?: string;
+}
+
+/** What the listener tells a fast handler (metrics and drain state, otherwise done by express middleware). */
+export interface FastContext {
+  draining(): boolean;
+  /** Called once per answered request with its HTTP status. */
+  count(status: number): void;
+}
+
+/**
+ * A plain node:http handler tried before express on the HTTP listener (hot endpoints such as
+ * OCSP): returns true when it took the request (and will answer it), false to fall through.
+ */
+export type FastHandler = (req: IncomingMessage, res: ServerResponse, ctx: FastContext) => boolean;
+
+export interface FastPath extends FastContext {
+  handlers: FastHandler[];
 }
 
 export interface Listeners {
@@ -45,8 +62,15 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
   });
 }
 
-export async function startListeners(apps: { http: Express; https: Express }, tls: TlsMaterial, opts: { host: string; httpPort: number; httpsPort: number }): Promise<Listeners> {
-  const http = createHttpServer({ keepAliveTimeout: 5_000, headersTimeout: 15_000, requestTimeout: 30_000 }, apps.http);
+export async function startListeners(apps: { http: Express; https: Express }, tls: TlsMaterial, opts: { host: string; httpPort: number; httpsPort: number }, fast?: FastPath): Promise<Listeners> {
+  const handlers = fast?.handlers ?? [];
+  const onHttp = handlers.length
+    ? (req: IncomingMessage, res: ServerResponse) => {
+        for (const h of handlers) if (h(req, res, fast!)) return;
+        apps.http(req, res);
+      }
+    : apps.http;
+  const http = createHttpServer({ keepAliveTimeout: 5_000, headersTimeout: 15_000, requestTimeout: 30_000 }, onHttp);
   const https = createHttpsServer(
     {
       cert: tls.certPem,

@@ -46,6 +46,8 @@ export interface TbsCrlInput {
   deltaOf?: bigint | number;
   /** Partitioned CRL (§5.2.5): distribution point URL it covers. */
   distributionPoint?: string;
+  /** Issuing Distribution Point onlyContainsUserCerts (§5.2.5): the CRL covers end-entity certificates only. */
+  onlyContainsUserCerts?: boolean;
 }
 
 function ext(id: string, critical: boolean, value: Uint8Array): Buffer {
@@ -98,9 +100,13 @@ export function buildTbsCrl(input: TbsCrlInput): Buffer {
   const exts: Buffer[] = [authorityKeyIdentifierExtension(input.authorityKeyId), ext(CRL_OIDS.cRLNumber, false, integer(BigInt(input.crlNumber)))];
   // §5.2.4: deltaCRLIndicator is critical. §5.2.5: issuingDistributionPoint is critical.
   if (input.deltaOf !== undefined) exts.push(ext(CRL_OIDS.deltaCRLIndicator, true, integer(BigInt(input.deltaOf))));
-  if (input.distributionPoint) {
-    // IssuingDistributionPoint ::= SEQUENCE { distributionPoint [0] DistributionPointName OPTIONAL, ... }
-    exts.push(ext(CRL_OIDS.issuingDistributionPoint, true, seq(explicit(0, implicitConstructed(0, uriName(input.distributionPoint))))));
+  if (input.distributionPoint || input.onlyContainsUserCerts) {
+    // IssuingDistributionPoint ::= SEQUENCE { distributionPoint [0] DistributionPointName OPTIONAL,
+    //   onlyContainsUserCerts [1] IMPLICIT BOOLEAN DEFAULT FALSE, ... }
+    const idp: Buffer[] = [];
+    if (input.distributionPoint) idp.push(explicit(0, implicitConstructed(0, uriName(input.distributionPoint))));
+    if (input.onlyContainsUserCerts) idp.push(Buffer.from([0x81, 0x01, 0xff]));
+    exts.push(ext(CRL_OIDS.issuingDistributionPoint, true, seq(...idp)));
   }
   parts.push(explicit(0, seq(...exts)));
   return seq(...parts);

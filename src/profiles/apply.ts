@@ -30,6 +30,7 @@ export interface Draft {
   extKeyUsage: string[];
   basicConstraints: { ca: boolean; pathLen?: number };
   mustStaple: boolean;
+  ocspNoCheck: boolean;
   policies: string[];
   crl: boolean;
   deltaCrl: boolean;
@@ -194,6 +195,7 @@ export function apply(profile: Profile, req: ProfileRequest): Draft {
     extKeyUsage: [...profile.extKeyUsage],
     basicConstraints: { ...profile.basicConstraints },
     mustStaple: profile.mustStaple,
+    ocspNoCheck: profile.ocspNoCheck,
     policies: [...profile.policies],
     crl: profile.crl,
     deltaCrl: profile.deltaCrl,

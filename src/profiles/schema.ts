@@ -81,6 +81,8 @@ export const profileSchema = z
     /** Delta CRL pointer (Freshest CRL) in issued certificates. */
     deltaCrl: z.boolean().default(false),
     mustStaple: z.boolean().default(false),
+    /** id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): for delegated OCSP responder certificates. */
+    ocspNoCheck: z.boolean().default(false),
     policies: z.array(z.string().regex(/^\d+(\.\d+)+$/, 'a dotted OID')).default([]),
     /** Which front-ends may use this profile. */
     protocols: z.array(z.enum(PROTOCOLS)).default([...PROTOCOLS]),

@@ -8,24 +8,32 @@ import { createHash } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { isFlintError } from '../errors/index.js';
 import { ocspError, OCSP_STATUS } from '../pki/ocsp.js';
+import type { CrlKind } from '../store/revocation-types.js';
 import type { CrlService } from './crl/service.js';
 import type { OcspResponder, OcspResult } from './ocsp/responder.js';
 
 const OCSP_RESPONSE = 'application/ocsp-response';
 export const OCSP_BODY_LIMIT = 64 * 1024;
 
-function sendOcsp(res: Response, r: OcspResult, cacheable: boolean): void {
-  res.setHeader('Content-Type', OCSP_RESPONSE);
+/** Response headers for an OCSP result (shared by the express route and the node:http fast path). */
+export function ocspHeaders(r: OcspResult, cacheable: boolean): Record<string, string> {
   if (cacheable && r.status === OCSP_STATUS.successful && r.nextUpdate && r.producedAt) {
     // RFC 5019 §6.2: max-age not beyond nextUpdate; Last-Modified = producedAt (or thisUpdate); ETag.
     const maxAge = Math.max(0, Math.floor((r.nextUpdate.getTime() - Date.now()) / 1000));
-    res.setHeader('Cache-Control', `max-age=${maxAge}, public, no-transform, must-revalidate`);
-    res.setHeader('Last-Modified', r.producedAt.toUTCString());
-    res.setHeader('Expires', r.nextUpdate.toUTCString());
-    res.setHeader('ETag', `"${createHash('sha1').update(r.der).digest('hex')}"`);
-  } else {
-    res.setHeader('Cache-Control', 'no-cache, no-store');
+    r.etag ??= `"${createHash('sha1').update(r.der).digest('hex')}"`; // results are cached and reused: hash once
+    return {
+      'Content-Type': OCSP_RESPONSE,
+      'Cache-Control': `max-age=${maxAge}, public, no-transform, must-revalidate`,
+      'Last-Modified': r.producedAt.toUTCString(),
+      Expires: r.nextUpdate.toUTCString(),
+      ETag: r.etag,
+    };
   }
+  return { 'Content-Type': OCSP_RESPONSE, 'Cache-Control': 'no-cache, no-store' };
+}
+
+function sendOcsp(res: Response, r: OcspResult, cacheable: boolean): void {
+  for (const [k, v] of Object.entries(ocspHeaders(r, cacheable))) res.setHeader(k, v);
   res.status(200).end(r.der);
 }
 
@@ -63,10 +71,15 @@ export function revocationRouter(d: { ocsp: OcspResponder; crl: CrlService; logg
   });
 
   r.get('/crl/:file', async (req: Request, res: Response) => {
-    const m = /^([A-Za-z0-9._-]+?)(-delta)?\.crl$/.exec(String(req.params.file));
+    const m = /^([A-Za-z0-9._-]+?)(-delta|-p\d{1,3})?\.crl$/.exec(String(req.params.file));
     if (!m) return void res.status(404).type('text/plain').send('not found\n');
+    let caId = m[1]!;
+    let kind: CrlKind = 'full';
+    if (m[2] === '-delta') kind = 'delta';
+    else if (m[2] && Number(m[2].slice(2)) < d.crl.partitions) kind = `p${Number(m[2].slice(2))}`;
+    else if (m[2]) caId += m[2]; // partitions off: a CA id that merely ends in -p<digits>
     try {
-      const crl = await d.crl.get(m[1]!, m[2] ? 'delta' : 'full');
+      const crl = await d.crl.get(caId, kind);
       const etag = `"${crl.caId}-${crl.kind}-${crl.number}"`;
       res.setHeader('ETag', etag);
       res.setHeader('Last-Modified', crl.thisUpdate.toUTCString());

@@ -1,6 +1,7 @@
 /** Revocation data repositories (CRL numbers and the latest signed CRLs). Owned by the revocation work. */
 
-export type CrlKind = 'full' | 'delta';
+/** full, delta (§5.2.4), or partition k of a partitioned CRL (§5.2.5) as `p<k>`. */
+export type CrlKind = 'full' | 'delta' | `p${number}`;
 
 export interface StoredCrl {
   caId: string;

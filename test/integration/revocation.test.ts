@@ -10,6 +10,7 @@ import { flintca, hasCommand, run, serve, type Served } from '../helpers/flintca
 import { requireTool, tempDir } from '../helpers/tmp.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const PARTS = 4;
 
 describe('OCSP responder and CRLs', () => {
   const tmp = tempDir('flintca-rev-');
@@ -45,6 +46,10 @@ describe('OCSP responder and CRLs', () => {
     const r = flintca(['init', '--data', data, '--hsm', 'file', '--dns', 'localhost,127.0.0.1']);
     expect(r.code, r.stderr).toBe(0);
     writeFileSync(chain, readFileSync(issuing, 'utf8') + readFileSync(root, 'utf8'));
+    // Partitioned CRLs (RFC 5280 §5.2.5): 4 buckets by the serial's first octet.
+    const cfgFile = join(data, 'flintca.json');
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(cfgFile, JSON.stringify({ ...cfg, revocation: { crlPartitions: { bySerialBuckets: PARTS } } }, null, 2));
     served = await serve(data);
     base = `http://127.0.0.1:${served.httpPort}`;
     const csr = join(tmp.path, 'leaf.csr');
@@ -65,6 +70,24 @@ describe('OCSP responder and CRLs', () => {
     expect(r.stdout).toMatch(/leaf\.pem: good/);
     expect(r.stdout).toMatch(/OCSP Nonce/);
     expect(r.stdout + r.stderr).not.toMatch(/nonce verify error/i);
+  });
+
+  it('signs with a delegated responder certificate (RFC 6960 §4.2.2.2) that openssl accepts with only the root as trust anchor', () => {
+    if (!enabled) return;
+    const r = ocsp(['-no_nonce']);
+    expect(r.stdout + r.stderr).toMatch(/Response verify OK/);
+    // The responder certificate travels in BasicOCSPResponse.certs; responderID is byKey.
+    expect(r.stdout).toMatch(/Responder Id: [0-9A-F]{40}/);
+    expect(r.stdout).toMatch(/Subject: .*OCSP Responder/);
+    expect(r.stdout).toMatch(/X509v3 Extended Key Usage:\s*\n\s*OCSP Signing/);
+    expect(r.stdout).toMatch(/OCSP No Check/);
+    expect(r.stdout).toMatch(/Digital Signature/);
+    const responder = readFileSync(join(data, 'ocsp/issuing.crt'), 'utf8');
+    const text = run('openssl', ['x509', '-noout', '-text', '-dates'], { input: responder }).stdout;
+    const life = Date.parse(/notAfter=(.*)/.exec(text)![1]!) - Date.parse(/notBefore=(.*)/.exec(text)![1]!);
+    expect(life).toBeLessThanOrEqual(31 * 86_400_000);
+    const audit = flintca(['audit', 'export', '--data', data]);
+    expect(audit.stdout).toMatch(/"action":"ocsp\.responder\.issue"[^\n]*"object":"ca:issuing"/);
   });
 
   it('answers the RFC 5019 GET form (curl) with cache headers', () => {
@@ -135,6 +158,30 @@ describe('OCSP responder and CRLs', () => {
     expect(delta.text.toLowerCase()).toContain(`serial number: ${serial}`);
   });
 
+  it('points the certificate at its partition CRL, which openssl verifies, scopes (IDP) and uses for -crl_check', async () => {
+    if (!enabled) return;
+    const k = parseInt(serial.padStart(2 * Math.ceil(serial.length / 2), '0').replace(/^(00)+(?=..)/, '').slice(0, 2), 16) % PARTS;
+    const leafText = run('openssl', ['x509', '-in', leaf, '-noout', '-text']).stdout;
+    expect(leafText).toMatch(new RegExp(`CRL Distribution Points:[\\s\\S]*URI:http[^\\s]*/crl/issuing-p${k}\\.crl`));
+    expect(leafText).not.toMatch(/issuing\.crl/);
+    const part = await crlText(`issuing-p${k}.crl`);
+    expect(part.res.status).toBe(200);
+    expect(part.verify).toMatch(/verify OK/);
+    expect(part.text).toMatch(/X509v3 Issuing Distribution Point: critical/);
+    expect(part.text).toMatch(new RegExp(`URI:http[^\\s]*/crl/issuing-p${k}\\.crl`));
+    expect(part.text).toMatch(/Only User Certificates/);
+    expect(part.text.toLowerCase()).toContain(`serial number: ${serial}`); // revoked in the previous test
+    const other = await crlText(`issuing-p${(k + 1) % PARTS}.crl`);
+    expect(other.verify).toMatch(/verify OK/);
+    expect(other.text.toLowerCase()).not.toContain(serial);
+    // openssl matches the certificate's CDP against the partition's IDP and finds the revocation.
+    const pem = join(tmp.path, 'part.pem');
+    expect(run('openssl', ['crl', '-inform', 'DER', '-in', join(tmp.path, `issuing-p${k}.crl`), '-out', pem]).code).toBe(0);
+    const v = run('openssl', ['verify', '-CAfile', chain, '-crl_check', '-CRLfile', pem, leaf]);
+    expect(v.stdout + v.stderr).toMatch(/certificate revoked/);
+    expect((await fetch(`${base}/crl/issuing-p${PARTS}.crl`)).status).toBe(404);
+  });
+
   it('answers bad input with OCSP error statuses, never a 500', async () => {
     if (!enabled) return;
     expect(await postOcsp('garbage')).toEqual({ status: 200, body: '30030a0101' });
@@ -156,5 +203,8 @@ describe('OCSP responder and CRLs', () => {
       expect(Buffer.from(await res.arrayBuffer()).toString('hex'), bad).toBe('30030a0101');
     }
     expect(served!.logs()).not.toMatch(/unhandled error/);
+    // /ocsp is answered by the node:http fast path, before express (no pino-http request line).
+    expect(served!.logs()).not.toMatch(/"url":"\/ocsp/);
+    expect(served!.logs()).toMatch(/"url":"\/crl\//);
   });
 });

@@ -5,12 +5,17 @@
  *  - on revocation (debounced) via Authority.onRevocation,
  *  - when the store's revoked set changes (revocations made by another process, e.g. the CLI),
  *  - when less than half of the validity period is left.
+ * With `partitions` N > 0 it also publishes N partitioned CRLs per CA (RFC 5280 §5.2.5): partition k
+ * lists the revoked end-entity certificates whose serialBucket(serial, N) is k, and carries a
+ * critical Issuing Distribution Point naming its URL with onlyContainsUserCerts. They are
+ * regenerated together with the full CRL and share the CA's cRLNumber sequence.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Issuer, IssuerRegistry } from '../../core/issuers.js';
 import type { AuditSink, Clock } from '../../core/ports.js';
 import { REVOCATION_REASONS } from '../../core/revocation-reasons.js';
+import { serialBucket } from '../../core/serial.js';
 import { FlintError } from '../../errors/index.js';
 import { assembleCrl, buildTbsCrl, type CrlEntry } from '../../pki/crl.js';
 import { children, readHeader } from '../../pki/der.js';
@@ -24,6 +29,9 @@ export interface CrlServiceOptions {
   debounceMs?: number;
   /** How often the store is re-checked for revocations made elsewhere, default 1 s. */
   pollMs?: number;
+  /** Partitioned CRLs by serial bucket (0 = off) and the URL of partition k (its IDP distributionPoint). */
+  partitions?: number;
+  partitionUrl?: (caId: string, k: number) => string;
 }
 
 export interface CrlServiceDeps {
@@ -37,6 +45,7 @@ export interface CrlServiceDeps {
 interface CaState {
   full?: StoredCrl;
   delta?: StoredCrl;
+  parts: Map<CrlKind, StoredCrl>;
   timer?: NodeJS.Timeout;
   running?: Promise<StoredCrl | undefined>;
 }
@@ -66,17 +75,35 @@ export class CrlService {
   private readonly validityMs: number;
   private readonly debounceMs: number;
   private readonly pollMs: number;
+  readonly partitions: number;
+  private readonly partitionUrl: (caId: string, k: number) => string;
   private closed = false;
 
   constructor(private readonly d: CrlServiceDeps, o: CrlServiceOptions = {}) {
     this.validityMs = o.validityMs ?? 24 * 3600_000;
     this.debounceMs = o.debounceMs ?? 2000;
     this.pollMs = o.pollMs ?? 1000;
+    this.partitions = o.partitions ?? 0;
+    this.partitionUrl = o.partitionUrl ?? ((caId, k) => `/crl/${caId}-p${k}.crl`);
+  }
+
+  private partitionKinds(): CrlKind[] {
+    return Array.from({ length: this.partitions }, (_, k) => `p${k}` as CrlKind);
+  }
+
+  private pick(s: CaState, kind: CrlKind): StoredCrl | undefined {
+    return kind === 'full' ? s.full : kind === 'delta' ? s.delta : s.parts.get(kind);
+  }
+
+  private put(s: CaState, crl: StoredCrl): void {
+    if (crl.kind === 'full') s.full = crl;
+    else if (crl.kind === 'delta') s.delta = crl;
+    else s.parts.set(crl.kind, crl);
   }
 
   private st(caId: string): CaState {
     let s = this.state.get(caId);
-    if (!s) this.state.set(caId, (s = {}));
+    if (!s) this.state.set(caId, (s = { parts: new Map() }));
     return s;
   }
 
@@ -122,11 +149,12 @@ export class CrlService {
   /** The current CRL of `kind` for a CA: memory, else store, else generated now. */
   async get(caId: string, kind: CrlKind = 'full'): Promise<StoredCrl> {
     this.d.issuers.get(caId); // notFound for unknown CAs
+    if (kind !== 'full' && kind !== 'delta' && !(Number(kind.slice(1)) < this.partitions)) throw new FlintError('notFound', `no CRL partition ${kind.slice(1)} for CA ${caId}`, { code: 'crl.unknownPartition' });
     const s = this.st(caId);
-    let crl = kind === 'full' ? s.full : s.delta;
+    let crl = this.pick(s, kind);
     if (!crl || this.stale(crl)) {
       await this.refresh(caId);
-      crl = kind === 'full' ? s.full : s.delta;
+      crl = this.pick(s, kind);
     }
     if (!crl) throw new FlintError('notFound', `no ${kind} CRL for CA ${caId}`, { code: 'crl.unavailable' });
     return crl;
@@ -140,18 +168,22 @@ export class CrlService {
   /** Picks up newer CRLs from the store; generates when missing, stale, or the revoked set changed. */
   async refresh(caId: string): Promise<void> {
     const s = this.st(caId);
-    for (const kind of ['full', 'delta'] as const) {
+    const kinds: CrlKind[] = ['full', 'delta', ...this.partitionKinds()];
+    for (const kind of kinds) {
       const stored = await this.d.store.revocation.latestCrl(caId, kind);
-      const cur = kind === 'full' ? s.full : s.delta;
-      if (stored && (!cur || stored.number > cur.number)) {
-        if (kind === 'full') s.full = stored;
-        else s.delta = stored;
-      }
+      const cur = this.pick(s, kind);
+      if (stored && (!cur || stored.number > cur.number)) this.put(s, stored);
     }
     const { fingerprint } = await this.revokedEntries(caId);
-    if (!s.full || this.stale(s.full) || s.full.sourceHash !== fingerprint) {
+    const partHash = this.partitionHash(fingerprint);
+    if (!s.full || this.stale(s.full) || s.full.sourceHash !== fingerprint || this.partitionKinds().some((k) => s.parts.get(k)?.sourceHash !== partHash)) {
       await this.generate(caId);
     }
+  }
+
+  /** A partition is current for this revoked set and this partition count. */
+  private partitionHash(fingerprint: string): string {
+    return `${fingerprint}/p${this.partitions}`;
   }
 
   private async poll(): Promise<void> {
@@ -201,14 +233,26 @@ export class CrlService {
       await this.d.store.revocation.saveCrl(delta);
       s.delta = delta;
     }
+    // Partitions (§5.2.5): end-entity entries only (onlyContainsUserCerts), CA certificates stay on the full CRL.
+    if (this.partitions > 0) {
+      const caSerials = new Set(this.d.issuers.list().map((i) => i.cert.serialHex.toLowerCase().replace(/^(00)+(?=[0-9a-f]{2})/, '')));
+      const buckets: CrlEntry[][] = Array.from({ length: this.partitions }, () => []);
+      for (const e of entries) if (!caSerials.has(e.serial)) buckets[serialBucket(e.serial, this.partitions)]!.push(e);
+      for (let k = 0; k < this.partitions; k++) {
+        const n = await this.d.store.revocation.nextCrlNumber(caId);
+        const part = await this.sign(issuer, { entries: buckets[k]!, number: n, thisUpdate, nextUpdate, distributionPoint: this.partitionUrl(caId, k) }, `p${k}`, null, this.partitionHash(fingerprint));
+        await this.d.store.revocation.saveCrl(part);
+        s.parts.set(part.kind, part);
+      }
+    }
     await this.d.audit
-      .record({ actor: 'system', action: 'crl.generate', object: `crl:${caId}`, result: 'ok', data: { number: number.toString(), entries: entries.length, nextUpdate: nextUpdate.toISOString() } })
+      .record({ actor: 'system', action: 'crl.generate', object: `crl:${caId}`, result: 'ok', data: { number: number.toString(), entries: entries.length, nextUpdate: nextUpdate.toISOString(), partitions: this.partitions || undefined } })
       .catch((e) => this.d.logger?.warn({ err: e }, 'audit crl.generate failed'));
     this.d.logger?.info({ ca: caId, number: number.toString(), entries: entries.length }, 'CRL generated');
     return full;
   }
 
-  private async sign(issuer: Issuer, c: { entries: CrlEntry[]; number: bigint; thisUpdate: Date; nextUpdate: Date }, kind: CrlKind, baseNumber: bigint | null, sourceHash: string): Promise<StoredCrl> {
+  private async sign(issuer: Issuer, c: { entries: CrlEntry[]; number: bigint; thisUpdate: Date; nextUpdate: Date; distributionPoint?: string }, kind: CrlKind, baseNumber: bigint | null, sourceHash: string): Promise<StoredCrl> {
     const tbs = buildTbsCrl({
       signatureAlgorithm: issuer.signatureAlgorithmDer!,
       issuerDer: issuer.cert.subjectDer,
@@ -218,6 +262,8 @@ export class CrlService {
       authorityKeyId: issuer.cert.subjectKeyId ?? Buffer.from(issuer.record.ski, 'hex'),
       crlNumber: c.number,
       deltaOf: baseNumber ?? undefined,
+      distributionPoint: c.distributionPoint,
+      onlyContainsUserCerts: c.distributionPoint ? true : undefined,
     });
     const sig = await issuer.signer!.sign(tbs);
     const der = assembleCrl(tbs, issuer.signatureAlgorithmDer!, sig);

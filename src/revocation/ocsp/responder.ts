@@ -13,6 +13,7 @@ import { isFlintError } from '../../errors/index.js';
 import { subjectPublicKeyBits } from '../../pki/extensions.js';
 import { assembleOcspResponse, buildResponseData, ocspError, OCSP_STATUS, parseOcspRequest, singleResponse, type CertId, type CertIdHash, type CertStatus } from '../../pki/ocsp.js';
 import type { CertificateRecord, Store } from '../../store/types.js';
+import type { ResponderIdentity } from './delegated.js';
 
 export interface OcspResponderOptions {
   /** thisUpdate → nextUpdate of each SingleResponse, default 1 h. */
@@ -32,6 +33,8 @@ export interface OcspResult {
   producedAt?: Date;
   /** False for responses carrying a nonce (unique per request, RFC 5019 §2.1). */
   cacheable?: boolean;
+  /** Memoized HTTP ETag (set by the HTTP layer). */
+  etag?: string;
 }
 
 interface IssuerHashes {
@@ -44,17 +47,32 @@ interface IssuerHashes {
 interface Cached {
   result: OcspResult;
   expires: number;
+  serial: string;
 }
+
+/** Requests up to this size are also cached by their exact bytes (hit without parsing, RFC 5019 §2.1). */
+const RAW_CACHE_MAX = 512;
 
 export class OcspResponder {
   private readonly byHash = new Map<string, IssuerHashes>();
   private readonly cache = new Map<string, Cached>();
+  /** Exact request bytes (latin1) → the same entry as `cache`: identical nonce-less requests skip parsing. */
+  private readonly rawCache = new Map<string, Cached>();
   private readonly validityMs: number;
   private readonly cacheTtlMs: number;
   private readonly maxCertIds: number;
   private readonly maxCacheEntries: number;
 
-  constructor(private readonly d: { issuers: IssuerRegistry; store: Pick<Store, 'certificates'>; clock: Clock; logger?: Logger }, o: OcspResponderOptions = {}) {
+  constructor(
+    private readonly d: {
+      issuers: IssuerRegistry;
+      store: Pick<Store, 'certificates'>;
+      clock: Clock;
+      logger?: Logger;
+      /** Delegated responder identities; absent (or none for a CA) → the CA key signs. */
+      delegated?: { current(caId: string): ResponderIdentity | undefined };
+    },
+    o: OcspResponderOptions = {}) {
     this.validityMs = o.validityMs ?? 3600_000;
     this.cacheTtlMs = o.cacheTtlMs ?? 3000;
     this.maxCertIds = o.maxCertIds ?? 100;
@@ -72,7 +90,8 @@ export class OcspResponder {
 
   /** Authority.onRevocation listener: drop cached responses for that serial. */
   onRevocation = (cert: CertificateRecord): void => {
-    for (const k of this.cache.keys()) if (k.endsWith(`:${cert.serial}`)) this.cache.delete(k);
+    for (const [k, v] of this.cache) if (v.serial === cert.serial) this.cache.delete(k);
+    for (const [k, v] of this.rawCache) if (v.serial === cert.serial) this.rawCache.delete(k);
   };
 
   private issuerOf(id: CertId): IssuerHashes | undefined {
@@ -81,6 +100,11 @@ export class OcspResponder {
 
   /** Answers one DER OCSPRequest. Never throws for client input: errors become OCSP statuses. */
   async respond(der: Uint8Array): Promise<OcspResult> {
+    const raw = der.length <= RAW_CACHE_MAX ? Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1') : undefined;
+    if (raw !== undefined) {
+      const hit = this.rawCache.get(raw);
+      if (hit && hit.expires > this.d.clock().getTime()) return hit.result;
+    }
     let req;
     try {
       req = parseOcspRequest(der, { maxCertIds: this.maxCertIds, maxNonce: 32 });
@@ -98,18 +122,27 @@ export class OcspResponder {
     const now = this.d.clock();
     if (cacheKey) {
       const hit = this.cache.get(cacheKey);
-      if (hit && hit.expires > now.getTime()) return hit.result;
+      if (hit && hit.expires > now.getTime()) {
+        if (raw !== undefined && this.rawCache.size < this.maxCacheEntries) this.rawCache.set(raw, hit);
+        return hit.result;
+      }
     }
     try {
       const responses: Buffer[] = [];
       const nextUpdate = new Date(now.getTime() + this.validityMs);
       for (const id of req.certIds) responses.push(singleResponse(id.raw, await this.status(first.issuer, id.serial), now, nextUpdate));
-      const tbs = buildResponseData({ responderKeyHash: first.responderKeyHash, producedAt: now, responses, nonce: req.nonce });
-      const sig = await first.issuer.signer.sign(tbs);
-      const result: OcspResult = { der: assembleOcspResponse(tbs, first.issuer.signatureAlgorithmDer, sig), status: OCSP_STATUS.successful, nextUpdate, producedAt: now, cacheable: !req.nonce };
+      const delegate = this.d.delegated?.current(first.issuer.id);
+      const tbs = buildResponseData({ responderKeyHash: delegate?.keyHash ?? first.responderKeyHash, producedAt: now, responses, nonce: req.nonce });
+      const der = delegate
+        ? assembleOcspResponse(tbs, delegate.signatureAlgorithmDer, await delegate.signer.sign(tbs), delegate.certs)
+        : assembleOcspResponse(tbs, first.issuer.signatureAlgorithmDer, await first.issuer.signer.sign(tbs));
+      const result: OcspResult = { der, status: OCSP_STATUS.successful, nextUpdate, producedAt: now, cacheable: !req.nonce };
       if (cacheKey) {
         if (this.cache.size >= this.maxCacheEntries) this.cache.clear();
-        this.cache.set(cacheKey, { result, expires: now.getTime() + this.cacheTtlMs });
+        if (this.rawCache.size >= this.maxCacheEntries) this.rawCache.clear();
+        const entry: Cached = { result, expires: now.getTime() + this.cacheTtlMs, serial: req.certIds[0]!.serial };
+        this.cache.set(cacheKey, entry);
+        if (raw !== undefined) this.rawCache.set(raw, entry);
       }
       return result;
     } catch (e) {

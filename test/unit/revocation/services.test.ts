@@ -139,3 +139,42 @@ describe('OcspResponder', () => {
     expect((await responder.respond(Buffer.from('nope'))).status).toBe(1);
   });
 });
+
+describe('CrlService partitions (RFC 5280 §5.2.5)', () => {
+  it('publishes N partition CRLs by serial bucket, each with a critical IDP naming its URL and onlyContainsUserCerts', async () => {
+    if (!enabled) return;
+    const pstore = SqliteStore.open(f('parts.db'));
+    const leaf = parseCertificate(readFileSync(f('leaf.pem'), 'utf8'));
+    // 0x3a = 58: bucket 58 % 4 = 2. A second revoked serial lands in bucket 0x41 % 4 = 1; CA certificates never land in a partition.
+    const base = { issuerId: 'issuing', subject: 'CN=leaf', sans: [], notBefore: leaf.notBefore, notAfter: leaf.notAfter, profile: 't', requester: 't', protocol: 'cli' as const, status: 'revoked' as const, revokedAt: new Date(), revocationReason: 1, der: leaf.der, createdAt: new Date(), replaces: null };
+    await pstore.certificates.insert({ ...base, serial: SERIAL });
+    await pstore.certificates.insert({ ...base, serial: '4100ff' });
+    await pstore.certificates.insert({ ...base, serial: issuer.cert.serialHex });
+    const url = (ca: string, k: number) => `http://ca.test/crl/${ca}-p${k}.crl`;
+    const svc = new CrlService({ issuers: registry, store: pstore, audit: auditSink, clock: () => new Date() }, { pollMs: 60_000, partitions: 4, partitionUrl: url });
+    await svc.start();
+    const full = crlText((await svc.get('issuing', 'full')).der).toLowerCase();
+    expect(full).toContain(SERIAL);
+    expect(full).toContain('4100ff');
+    expect(full).not.toMatch(/issuing distribution point/);
+    const texts = await Promise.all([0, 1, 2, 3].map(async (k) => crlText((await svc.get('issuing', `p${k}`)).der)));
+    for (const [k, t] of texts.entries()) {
+      expect(t).toMatch(/X509v3 Issuing Distribution Point: critical/);
+      expect(t).toContain(`URI:${url('issuing', k)}`);
+      expect(t).toMatch(/Only User Certificates/);
+      expect(t.toLowerCase()).not.toContain(issuer.cert.serialHex.toLowerCase());
+    }
+    expect(texts[2]!.toLowerCase()).toContain(SERIAL);
+    expect(texts[1]!.toLowerCase()).toContain('4100ff');
+    expect(texts[0]).toMatch(/No Revoked Certificates/);
+    expect(texts[3]).toMatch(/No Revoked Certificates/);
+    await expect(svc.get('issuing', 'p4')).rejects.toThrow(/partition/);
+    // Persisted: a restarted service serves the same partition CRL.
+    const again = new CrlService({ issuers: registry, store: pstore, audit: auditSink, clock: () => new Date() }, { pollMs: 60_000, partitions: 4, partitionUrl: url });
+    await again.start();
+    expect((await again.get('issuing', 'p2')).der.equals((await svc.get('issuing', 'p2')).der)).toBe(true);
+    await svc.close();
+    await again.close();
+    await pstore.close();
+  });
+});
