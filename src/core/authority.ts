@@ -225,7 +225,7 @@ export class Authority {
           .record({ ...intent, result: 'failed', reason: `${fe.kind}: ${fe.detail}` })
           .catch(() => undefined);
         this.d.observer?.issued(draft.profile, req.protocol, 'failed', (performance.now() - started) / 1000);
-        throw fe.kind === 'internal' ? fe : fe;
+        throw fe;
       }
     }
   }

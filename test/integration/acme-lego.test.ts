@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { flintca, freePort, hasCommand, run, serve, type Served } from '../helpers/flintca.js';
+import { flintca, freePort, hasCommand, run, runAsync, serve, type Served } from '../helpers/flintca.js';
 import { requireTool, tempDir } from '../helpers/tmp.js';
 
 async function waitPort(port: number, deadlineMs = 10_000): Promise<void> {
@@ -35,22 +35,9 @@ describe('ACME with lego', () => {
   let dir = '';
 
   let dnsPort = 0;
-  /** lego, asynchronously (a blocking spawnSync would starve the test worker's RPC), killed after 90 s. */
+  /** lego, asynchronously, killed after 90 s. */
   const lego = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    new Promise<{ code: number; out: string }>((resolve) => {
-      const p = spawn('lego', ['--server', dir, '--email', 'a@b.c', '--accept-tos', '--path', join(tmp.path, 'lego'), ...args], {
-        env: { ...process.env, LEGO_CA_CERTIFICATES: root, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      p.stdout!.on('data', (d) => (out += d));
-      p.stderr!.on('data', (d) => (out += d));
-      const t = setTimeout(() => p.kill('SIGKILL'), 90_000);
-      p.on('exit', (code) => {
-        clearTimeout(t);
-        resolve({ code: code ?? -1, out });
-      });
-    });
+    runAsync('lego', ['--server', dir, '--email', 'a@b.c', '--accept-tos', '--path', join(tmp.path, 'lego'), ...args], { env: { LEGO_CA_CERTIFICATES: root, ...env } });
 
   beforeAll(async () => {
     enabled = requireTool(hasCommand('lego'), 'lego') && requireTool(hasCommand('pebble-challtestsrv'), 'pebble-challtestsrv');
@@ -130,21 +117,8 @@ describe('ACME with lego', () => {
     if (!requireTool(hasCommand('certbot'), 'certbot')) return;
     const port = http01; // the port the CA dials for http-01 (lego has released it by now)
     const cb = join(tmp.path, 'certbot');
-    const r = await new Promise<{ code: number; out: string }>((resolve) => {
-      const p = spawn('certbot', ['certonly', '--standalone', '--http-01-port', String(port), '--http-01-address', '127.0.0.1', '--server', dir,
-        '--config-dir', cb, '--work-dir', cb, '--logs-dir', cb, '--agree-tos', '-m', 'a@b.c', '-d', 'certbot.test.internal', '--non-interactive'], {
-        env: { ...process.env, REQUESTS_CA_BUNDLE: root },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      p.stdout!.on('data', (d) => (out += d));
-      p.stderr!.on('data', (d) => (out += d));
-      const t = setTimeout(() => p.kill('SIGKILL'), 90_000);
-      p.on('exit', (code) => {
-        clearTimeout(t);
-        resolve({ code: code ?? -1, out });
-      });
-    });
+    const r = await runAsync('certbot', ['certonly', '--standalone', '--http-01-port', String(port), '--http-01-address', '127.0.0.1', '--server', dir,
+      '--config-dir', cb, '--work-dir', cb, '--logs-dir', cb, '--agree-tos', '-m', 'a@b.c', '-d', 'certbot.test.internal', '--non-interactive'], { env: { REQUESTS_CA_BUNDLE: root } });
     expect(r.code, `${r.out}\n${served!.logs().slice(-3000)}`).toBe(0);
     expect(readFileSync(join(cb, 'live/certbot.test.internal/fullchain.pem'), 'utf8')).toMatch(/BEGIN CERTIFICATE/);
   }, 200_000);
