@@ -8,18 +8,19 @@
 import type { ServerResponse } from 'node:http';
 import type { FastContext, FastHandler } from '../http/server.js';
 import { ocspError, OCSP_STATUS } from '../pki/ocsp.js';
-import type { OcspResponder, OcspResult } from './ocsp/responder.js';
+import { OcspResponder, type OcspResult } from './ocsp/responder.js';
 import { decodeGetRequest, OCSP_BODY_LIMIT, ocspHeaders } from './routes.js';
+
+/** GET paths up to this length are cache keys themselves (a one-CertID request is ~120 characters). */
+const GET_KEY_MAX = 1024;
 
 const MALFORMED: OcspResult = { der: ocspError(OCSP_STATUS.malformedRequest), status: OCSP_STATUS.malformedRequest };
 
 export function ocspFastHandler(d: { ocsp: OcspResponder; logger?: { error(o: object, m: string): void } }): FastHandler {
   const send = (res: ServerResponse, ctx: FastContext, r: OcspResult, cacheable: boolean) => {
     if (res.headersSent || res.destroyed) return;
-    const h = ocspHeaders(r, cacheable);
-    h['Content-Length'] = String(r.der.length);
-    if (ctx.draining()) h.Connection = 'close';
-    res.writeHead(200, h);
+    const h = ocspHeaders(r, cacheable); // memoized per result: never mutate
+    res.writeHead(200, ctx.draining() ? { ...h, Connection: 'close' } : h);
     res.end(r.der);
     ctx.count(200);
   };
@@ -61,7 +62,10 @@ export function ocspFastHandler(d: { ocsp: OcspResponder; logger?: { error(o: ob
       req.on('end', () => {
         if (tooBig) return;
         const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-        void answer(res, ctx, d.ocsp.respond(body), () => false);
+        const key = OcspResponder.rawKey(body);
+        const hit = key === undefined ? undefined : d.ocsp.cached(key);
+        if (hit) send(res, ctx, hit, false);
+        else void answer(res, ctx, d.ocsp.respond(body, key), () => false);
       });
       req.on('error', () => res.destroy());
       return true;
@@ -72,13 +76,20 @@ export function ocspFastHandler(d: { ocsp: OcspResponder; logger?: { error(o: ob
         return true;
       }
       if (!path.startsWith('/ocsp/')) return false;
+      // Identical GETs (what RFC 5019 clients and caches send) are found by their path, undecoded.
+      const key = path.length <= GET_KEY_MAX ? `GET ${path}` : undefined;
+      const hit = key === undefined ? undefined : d.ocsp.cached(key);
+      if (hit) {
+        send(res, ctx, hit, hit.cacheable === true);
+        return true;
+      }
       const der = decodeGetRequest(path.slice('/ocsp/'.length));
       if (!der || der.length > OCSP_BODY_LIMIT) {
         send(res, ctx, MALFORMED, false);
         return true;
       }
-      // Responses carrying a nonce are unique: not cacheable.
-      void answer(res, ctx, d.ocsp.respond(der), (r) => r.cacheable === true);
+      // Responses carrying a nonce are unique: not cacheable (and never stored under `key`).
+      void answer(res, ctx, d.ocsp.respond(der, key), (r) => r.cacheable === true);
       return true;
     }
     return false;

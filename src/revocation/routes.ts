@@ -18,18 +18,23 @@ export const OCSP_BODY_LIMIT = 64 * 1024;
 /** Response headers for an OCSP result (shared by the express route and the node:http fast path). */
 export function ocspHeaders(r: OcspResult, cacheable: boolean): Record<string, string> {
   if (cacheable && r.status === OCSP_STATUS.successful && r.nextUpdate && r.producedAt) {
+    // Results are cached and reused: the headers only change with max-age, once a second.
+    const second = Math.floor(Date.now() / 1000);
+    if (r.headers && r.headersSecond === second) return r.headers;
     // RFC 5019 §6.2: max-age not beyond nextUpdate; Last-Modified = producedAt (or thisUpdate); ETag.
-    const maxAge = Math.max(0, Math.floor((r.nextUpdate.getTime() - Date.now()) / 1000));
-    r.etag ??= `"${createHash('sha1').update(r.der).digest('hex')}"`; // results are cached and reused: hash once
-    return {
+    const maxAge = Math.max(0, Math.floor(r.nextUpdate.getTime() / 1000) - second);
+    r.etag ??= `"${createHash('sha1').update(r.der).digest('hex')}"`;
+    r.headersSecond = second;
+    return (r.headers = {
       'Content-Type': OCSP_RESPONSE,
+      'Content-Length': String(r.der.length),
       'Cache-Control': `max-age=${maxAge}, public, no-transform, must-revalidate`,
       'Last-Modified': r.producedAt.toUTCString(),
       Expires: r.nextUpdate.toUTCString(),
       ETag: r.etag,
-    };
+    });
   }
-  return { 'Content-Type': OCSP_RESPONSE, 'Cache-Control': 'no-cache, no-store' };
+  return { 'Content-Type': OCSP_RESPONSE, 'Content-Length': String(r.der.length), 'Cache-Control': 'no-cache, no-store' };
 }
 
 function sendOcsp(res: Response, r: OcspResult, cacheable: boolean): void {

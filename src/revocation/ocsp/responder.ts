@@ -35,6 +35,9 @@ export interface OcspResult {
   cacheable?: boolean;
   /** Memoized HTTP ETag (set by the HTTP layer). */
   etag?: string;
+  /** Memoized HTTP cache headers and the second they were computed for (set by the HTTP layer). */
+  headers?: Record<string, string>;
+  headersSecond?: number;
 }
 
 interface IssuerHashes {
@@ -98,12 +101,29 @@ export class OcspResponder {
     return this.byHash.get(`${id.hash}:${id.issuerNameHash.toString('hex')}:${id.issuerKeyHash.toString('hex')}`);
   }
 
-  /** Answers one DER OCSPRequest. Never throws for client input: errors become OCSP statuses. */
-  async respond(der: Uint8Array): Promise<OcspResult> {
-    const raw = der.length <= RAW_CACHE_MAX ? Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1') : undefined;
+  /**
+   * The cached answer for a request seen before, by its exact bytes (or by another exact request
+   * key the caller chose, e.g. the GET path): synchronous, no parsing — the hot path of RFC 5019.
+   */
+  cached(rawKey: string): OcspResult | undefined {
+    const hit = this.rawCache.get(rawKey);
+    return hit && hit.expires > this.d.clock().getTime() ? hit.result : undefined;
+  }
+
+  /** The default exact-request key: the request bytes (only short requests are cached this way). */
+  static rawKey(der: Uint8Array): string | undefined {
+    return der.length <= RAW_CACHE_MAX ? Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1') : undefined;
+  }
+
+  /**
+   * Answers one DER OCSPRequest. Never throws for client input: errors become OCSP statuses.
+   * `rawKey` (default: the request bytes) is what a later identical request is found by in `cached`.
+   */
+  async respond(der: Uint8Array, rawKey: string | undefined = OcspResponder.rawKey(der)): Promise<OcspResult> {
+    const raw = rawKey;
     if (raw !== undefined) {
-      const hit = this.rawCache.get(raw);
-      if (hit && hit.expires > this.d.clock().getTime()) return hit.result;
+      const hit = this.cached(raw);
+      if (hit) return hit;
     }
     let req;
     try {
