@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { AuditLog } from '../../audit/index.js';
 import { configPath, Secret, useSoftHsmConf } from '../../config/index.js';
 import { describePin, resolvePin, type Ceremony } from '../../config/ceremony.js';
-import { Authority, IssuerRegistry, publicUrls } from '../../core/index.js';
+import { Authority, IssuerRegistry, normalizeSerial, publicUrls } from '../../core/index.js';
 import { FlintError } from '../../errors/index.js';
 import { certificateFingerprint, parseCertificate } from '../../pki/certificate.js';
 import { crlSignatureValid, parseCrl } from '../../pki/crl-parse.js';
@@ -29,7 +29,7 @@ import { toPem } from '../../pki/pem.js';
 import type { ParsedCertificate } from '../../pki/types.js';
 import { loadProfiles } from '../../profiles/index.js';
 import { SqliteStore } from '../../store/index.js';
-import type { CaRecord } from '../../store/types.js';
+import type { CaRecord, CertificateRecord } from '../../store/types.js';
 import { issueListenerCertificate, newSecret, SHIPPED_PROFILES_DIR, writeSecret } from '../init.js';
 import { openRuntime } from '../runtime.js';
 import { hashSecret } from '../../config/index.js';
@@ -42,6 +42,14 @@ function loadCert(path: string, field: string): { path: string; bytes: Buffer; c
   const bytes = readInput(path, field);
   const cert = parseField(field, () => parseCertificate(bytes.toString('latin1').includes('-----BEGIN') ? bytes.toString('utf8') : bytes));
   return { path, bytes, cert, x509: new X509Certificate(cert.der) };
+}
+
+/** Certificates the offline root signed go into the certificate store too, so its OCSP responder knows them. */
+function issuedRecord(cert: ParsedCertificate, issuerId: string, profile: string, requester: string, now: Date): CertificateRecord {
+  return {
+    serial: normalizeSerial(cert.serialHex), issuerId, subject: nameToString(cert.subject), sans: [], notBefore: cert.notBefore, notAfter: cert.notAfter,
+    profile, requester, protocol: 'ceremony', status: 'valid', revokedAt: null, revocationReason: null, der: cert.der, createdAt: now, replaces: null,
+  };
 }
 
 function caRecord(id: string, parentId: string | null, keyUri: string, cert: ParsedCertificate, status: CaRecord['status'], now: Date): CaRecord {
@@ -157,7 +165,9 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
           await store.cas.upsert(caRecord(i.id, c.root.id, keyUri, i.cert, 'active', now), audit.emitted([
             { actor, action: 'ca.install', object: `ca:${i.id}`, result: 'ok', data: { subject: nameToString(i.cert.subject), parent: c.root.id, keyUri, sha256: certificateFingerprint(i.cert.der) } },
           ]));
+          await store.certificates.insert(issuedRecord(i.cert, c.root.id, 'ceremony:sign-intermediate', actor, now));
         }
+        for (const r of responders) await store.certificates.insert(issuedRecord(r.cert, r.ca, 'ceremony:ocsp-signer', actor, now));
         for (const x of crls) {
           await store.revocation.saveCrl({ caId: c.root.id, kind: 'full', number: x.crl.number!, baseNumber: null, thisUpdate: x.crl.thisUpdate, nextUpdate: x.crl.nextUpdate!, der: x.crl.der, sourceHash: null });
           await audit.record({ actor, action: 'crl.install', object: `crl:${c.root.id}`, result: 'ok', data: { number: x.crl.number!.toString(), sha256: sha256(x.crl.der), nextUpdate: x.crl.nextUpdate!.toISOString() } });
@@ -234,6 +244,7 @@ export function prepareRollover(c: Of<'rollover'>, logger: Logger): Prepared {
         await rt.store.cas.upsert(caRecord(c.ca.id, parent.id, signer.keyUri, next.cert, 'active', now), rt.audit.emitted([
           { actor, action: 'ca.rollover', object: `ca:${c.ca.id}`, result: 'ok', data: { subject: nameToString(next.cert.subject), parent: parent.id, keyUri: signer.keyUri, sha256: fp, replaces: c.retire } },
         ]));
+        if (!(await rt.store.certificates.get(normalizeSerial(next.cert.serialHex)))) await rt.store.certificates.insert(issuedRecord(next.cert, parent.id, 'ceremony:sign-intermediate', actor, now));
         await rt.store.cas.upsert({ ...old.record, status: 'retiring' }, rt.audit.emitted([
           { actor, action: 'ca.retire', object: `ca:${c.retire}`, result: 'ok', data: { successor: c.ca.id } },
         ]));
