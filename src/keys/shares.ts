@@ -26,7 +26,8 @@ const check = (v: Uint8Array) => createHash('sha256').update(v).digest().subarra
 
 export async function splitSecret(secret: Uint8Array, custodians: readonly string[], threshold: number, backupId: string): Promise<Share[]> {
   if (threshold < 2 || threshold > custodians.length) throw new FlintError('invalidConfig', `threshold ${threshold} must be between 2 and ${custodians.length}`);
-  const parts = await split(secret, custodians.length, threshold);
+  // The library wants plain Uint8Arrays (it rejects Buffer, a subclass).
+  const parts = await split(Uint8Array.from(secret), custodians.length, threshold);
   return parts.map((p, i) => ({ backupId, custodian: custodians[i]!, index: i + 1, count: custodians.length, threshold, value: Buffer.from(p) }));
 }
 
@@ -64,5 +65,5 @@ export async function combineShares(shares: readonly Share[], backupId: string):
   }
   if (new Set(shares.map((s) => s.index)).size !== shares.length) throw new FlintError('invalidConfig', 'the same share was given twice');
   if (shares.length < first.threshold) throw new FlintError('invalidConfig', `${shares.length} shares given; this backup needs ${first.threshold}`);
-  return Buffer.from(await combine(shares.map((s) => s.value)));
+  return Buffer.from(await combine(shares.map((s) => Uint8Array.from(s.value))));
 }

@@ -169,7 +169,9 @@ function publicTemplate(keyType: KeyType, spki: Buffer): ITemplate {
 
 /**
  * Unwraps a backed-up key into a (fresh) token as a token object: sensitive, non-extractable
- * unless `backup` (then wrappable by a trusted key again), plus its public-key object.
+ * unless `backup` (then wrappable by a trusted key again), plus its public-key object. PKCS#11
+ * §4.9 makes CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE false for an unwrapped key (it
+ * existed outside this token, wrapped), so pkcs11-tool shows it as just "sensitive".
  */
 export function unwrapFromBackup(t: TokenLogin & { label: string; backup: boolean; key: WrappedKey; backupKey: Uint8Array }): string {
   if (keyCheckValue(t.backupKey) !== t.key.kcv) throw new FlintError('invalidConfig', 'the shares do not reconstruct this backup\'s key (key check value differs): wrong or mismatched shares');
@@ -196,7 +198,7 @@ export function unwrapFromBackup(t: TokenLogin & { label: string; backup: boolea
     } finally {
       o.session.destroy(unwrapping);
     }
-    o.session.create({ class: pkcs11js.CKO_PUBLIC_KEY, token: true, private: false, label: t.label, id, verify: true, wrap: false, derive: false, ...publicTemplate(t.key.keyType, t.key.publicKey) });
+    o.session.create({ class: pkcs11js.CKO_PUBLIC_KEY, token: true, private: false, label: t.label, id, verify: true, encrypt: false, wrap: false, derive: false, ...publicTemplate(t.key.keyType, t.key.publicKey) });
     return pkcs11Uri(t.tokenLabel, t.label);
   } finally {
     o.close();
