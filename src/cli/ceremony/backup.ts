@@ -11,11 +11,11 @@ import { verifySignature } from '../../core/signature.js';
 import { FlintError } from '../../errors/index.js';
 import { combineShares, formatShare, parseShare, splitSecret, unwrapFromBackup, wrapForBackup, BACKUP_MECHANISM, type WrappedKey } from '../../keys/index.js';
 import type { KeyType } from '../../keys/index.js';
-import { certificateFingerprint, parseCertificate } from '../../pki/certificate.js';
+import { certificateFingerprint } from '../../pki/certificate.js';
 import { toPem } from '../../pki/pem.js';
 import { describePin } from '../../config/ceremony.js';
 import { sha256 } from './transcript.js';
-import { describeToken, outPath, parseField, readInput, writeOutput, type Prepared } from './steps.js';
+import { describeToken, outPath, parseField, readCertificate, readInput, writeOutput, type Prepared } from './steps.js';
 
 type Of<K extends Ceremony['ceremony']> = Extract<Ceremony, { ceremony: K }>;
 
@@ -37,9 +37,7 @@ interface BackupFile {
 }
 
 function loadCert(path: string | undefined) {
-  if (!path) return undefined;
-  const bytes = readInput(path, 'certificate');
-  return { bytes, cert: parseField('certificate', () => parseCertificate(bytes.toString('latin1').includes('-----BEGIN') ? bytes.toString('utf8') : bytes)) };
+  return path ? readCertificate(path, 'certificate') : undefined;
 }
 
 export function prepareBackup(c: Of<'backup'>): Prepared {
@@ -143,7 +141,7 @@ export function prepareRestore(c: Of<'restore'>): Prepared {
         if (!signer) throw new FlintError('internal', `restored key "${label}" not found on token "${c.token.label}"`);
         const challenge = Buffer.concat([Buffer.from('flintca restore proof '), randomBytes(32)]);
         const sig = await signer.sign(challenge);
-        const pubKey = cert ? parseCertificate(cert.cert.der).subjectPublicKeyInfo : backup.key.publicKey;
+        const pubKey = cert ? cert.cert.subjectPublicKeyInfo : backup.key.publicKey;
         if (!verifySignature(createPublicKey({ key: pubKey, format: 'der', type: 'spki' }), signer.algorithm, challenge, sig)) {
           throw new FlintError('internal', 'the restored key signs, but the signature does not verify with the expected public key');
         }

@@ -13,7 +13,7 @@
  * renew now. Running servers pick the change up when restarted (one node at a time is fine).
  */
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { AuditLog } from '../../audit/index.js';
@@ -33,15 +33,14 @@ import type { CaRecord, CertificateRecord } from '../../store/types.js';
 import { issueListenerCertificate, newSecret, SHIPPED_PROFILES_DIR, writeSecret } from '../init.js';
 import { openRuntime } from '../runtime.js';
 import { hashSecret } from '../../config/index.js';
-import { describeToken, findKey, parseField, readInput, type Prepared, type RunContext } from './steps.js';
+import { describeToken, findKey, parseField, readCertificate, readInput, type Prepared, type RunContext } from './steps.js';
 import { sha256 } from './transcript.js';
 
 type Of<K extends Ceremony['ceremony']> = Extract<Ceremony, { ceremony: K }>;
 
 function loadCert(path: string, field: string): { path: string; bytes: Buffer; cert: ParsedCertificate; x509: X509Certificate } {
-  const bytes = readInput(path, field);
-  const cert = parseField(field, () => parseCertificate(bytes.toString('latin1').includes('-----BEGIN') ? bytes.toString('utf8') : bytes));
-  return { path, bytes, cert, x509: new X509Certificate(cert.der) };
+  const l = readCertificate(path, field);
+  return { ...l, x509: new X509Certificate(l.cert.der) };
 }
 
 /** Certificates the offline root signed go into the certificate store too, so its OCSP responder knows them. */
@@ -105,93 +104,103 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
       `write ca/${c.root.id}.crt, ${issuing.map((i) => `ca/${i.id}.crt`).join(', ')}, ca/chain.pem`,
     ],
     outputs: [],
-    defaultTranscriptDir: join(data, 'ceremonies'),
+    // Not inside `data`: a failed install removes what it wrote there.
+    defaultTranscriptDir: resolve('transcripts'),
     run: async (ctx) => {
-      for (const l of [root, ...issuing, ...responders]) ctx.t.input(l.path, l.bytes);
-      for (const x of crls) ctx.t.input(x.path, x.bytes);
-      const pinFile = 'file' in c.token.pin ? resolve(c.token.pin.file) : undefined;
-      const est = c.estPassword ? resolvePin(c.estPassword, 'estPassword') : undefined;
-      const scep = c.scepChallenge ? resolvePin(c.scepChallenge, 'scepChallenge') : undefined;
-      if (softhsmConf) useSoftHsmConf(softhsmConf);
-      const keys = await ctx.openToken(c.token);
-      let store: SqliteStore | undefined;
       try {
-        // Keys first: every issuing CA and responder key must be on the online token.
-        const issuingKeys = [];
-        for (const i of issuing) {
-          const signer = await findKey(keys, i.keyLabel, c.token.label);
-          if (!signer.publicKey.equals(i.cert.subjectPublicKeyInfo)) throw new FlintError('invalidConfig', `issuing CA "${i.id}": key "${i.keyLabel}" does not match ${i.path}`);
-          issuingKeys.push(signer);
-        }
-        for (const r of responders) {
-          const signer = await findKey(keys, `ocsp-${r.ca}`, c.token.label);
-          if (!signer.publicKey.equals(r.cert.subjectPublicKeyInfo)) throw new FlintError('invalidConfig', `OCSP responder for "${r.ca}": key "ocsp-${r.ca}" does not match ${r.path}`);
-        }
-        for (const sub of ['ca', 'tls', 'profiles', 'ocsp']) mkdirSync(join(data, sub), { recursive: true });
-        writeSecret(join(data, 'tls', 'passphrase'), newSecret());
-        const host = c.dns.find((n) => !/^[\d.:]+$/.test(n)) ?? 'localhost';
-        const fileConfig = {
-          version: 1,
-          name: c.name,
-          publicBaseUrl: c.publicBaseUrl,
-          httpsBaseUrl: c.httpsBaseUrl,
-          keyStore: { kind: 'pkcs11', ...(c.token.module ? { modulePath: c.token.module } : {}), tokenLabel: c.token.label, ...(pinFile ? { pinFile } : {}), ...(softhsmConf ? { softhsmConf } : {}), poolSize: 4 },
-          databaseUrl: 'sqlite:flintca.db',
-          profilesDir: 'profiles',
-          defaultIssuer,
-          tls: { certFile: 'tls/server.crt', keyDir: 'tls', keyLabel: 'tls-server', passphraseFile: 'tls/passphrase' },
-          server: { host: '0.0.0.0', httpsPort: Number(new URL(c.httpsBaseUrl).port || 443), httpPort: Number(new URL(c.publicBaseUrl).port || 80) },
-          audit: { keyLabel: 'audit', checkpointEvery: 1000, checkpointIntervalSeconds: 300 },
-          ...(est ? { est: { users: [{ name: 'est', passwordHash: hashSecret(est.reveal()) }] } } : {}),
-          ...(scep ? { scep: { challengeHash: hashSecret(scep.reveal()) } } : {}),
-        };
-        writeFileSync(configPath(data), JSON.stringify(fileConfig, null, 2) + '\n');
-        cpSync(SHIPPED_PROFILES_DIR, join(data, 'profiles'), { recursive: true });
-        const profiles = loadProfiles(join(data, 'profiles'));
-        store = SqliteStore.open(join(data, 'flintca.db'));
-        const auditKey = (await keys.find('audit')) ?? (await keys.generate('audit', 'P-256'));
-        ctx.t.key(auditKey.keyUri, auditKey.keyType, auditKey.publicKey, true, false);
-        writeFileSync(join(data, 'ca', 'audit-key.pub.pem'), toPem(auditKey.publicKey, 'PUBLIC KEY'));
-        const audit = new AuditLog(store.audit, logger, { signer: auditKey, every: 1000, intervalMs: 3_600_000 });
-        const actor = `operator:${ctx.operator}`;
-        await recordTranscripts(audit, actor, transcriptDir());
-        const now = ctx.clock();
-        const rootFp = certificateFingerprint(root.cert.der);
-        await store.cas.upsert(caRecord(c.root.id, null, `offline:sha256:${rootFp}`, root.cert, 'offline', now), audit.emitted([
-          { actor, action: 'ca.install', object: `ca:${c.root.id}`, result: 'ok', data: { subject: nameToString(root.cert.subject), status: 'offline', sha256: rootFp } },
-        ]));
-        for (const [n, i] of issuing.entries()) {
-          const keyUri = issuingKeys[n]!.keyUri;
-          await store.cas.upsert(caRecord(i.id, c.root.id, keyUri, i.cert, 'active', now), audit.emitted([
-            { actor, action: 'ca.install', object: `ca:${i.id}`, result: 'ok', data: { subject: nameToString(i.cert.subject), parent: c.root.id, keyUri, sha256: certificateFingerprint(i.cert.der) } },
-          ]));
-          await store.certificates.insert(issuedRecord(i.cert, c.root.id, 'ceremony:sign-intermediate', actor, now));
-        }
-        for (const r of responders) await store.certificates.insert(issuedRecord(r.cert, r.ca, 'ceremony:ocsp-signer', actor, now));
-        for (const x of crls) {
-          await store.revocation.saveCrl({ caId: c.root.id, kind: 'full', number: x.crl.number!, baseNumber: null, thisUpdate: x.crl.thisUpdate, nextUpdate: x.crl.nextUpdate!, der: x.crl.der, sourceHash: null });
-          await audit.record({ actor, action: 'crl.install', object: `crl:${c.root.id}`, result: 'ok', data: { number: x.crl.number!.toString(), sha256: sha256(x.crl.der), nextUpdate: x.crl.nextUpdate!.toISOString() } });
-        }
-        for (const r of responders) writeFileSync(join(data, 'ocsp', `${r.ca}.crt`), toPem(r.cert.der, 'CERTIFICATE'));
-        const issuers = await IssuerRegistry.load(store.cas, keys);
-        const authority = new Authority({ store, audit, issuers, profiles, defaultIssuer, urls: publicUrls(c.publicBaseUrl), clock: () => new Date(), random: (n) => randomBytes(n) });
-        const tlsPassphrase = readFileSync(join(data, 'tls', 'passphrase'), 'utf8').trim();
-        await issueListenerCertificate({
-          config: { path: (p: string) => join(data, p), tls: fileConfig.tls, secrets: { tlsPassphrase: new Secret(tlsPassphrase) } },
-          audit, authority, names: c.dns.length ? c.dns : [host], actor,
-        });
-        writeFileSync(join(data, 'ca', `${c.root.id}.crt`), toPem(root.cert.der, 'CERTIFICATE'));
-        if (c.root.id !== 'root') writeFileSync(join(data, 'ca', 'root.crt'), toPem(root.cert.der, 'CERTIFICATE'));
-        for (const i of issuing) writeFileSync(join(data, 'ca', `${i.id}.crt`), toPem(i.cert.der, 'CERTIFICATE'));
-        writeFileSync(join(data, 'ca', 'chain.pem'), issuers.get(defaultIssuer).chain.map((d) => toPem(d, 'CERTIFICATE')).join(''));
-        await audit.close();
-        ctx.t.note(`data directory ${data} ready: flintca serve --data ${data}${pinFile ? '' : ` (with FLINTCA_PKCS11_PIN from ${describePin(c.token.pin)})`}`);
-      } finally {
-        await store?.close().catch(() => undefined);
-        await keys.close();
+        await install(ctx);
+      } catch (e) {
+        rmSync(data, { recursive: true, force: true });
+        throw e;
       }
     },
   };
+
+  async function install(ctx: RunContext): Promise<void> {
+    for (const l of [root, ...issuing, ...responders]) ctx.t.input(l.path, l.bytes);
+    for (const x of crls) ctx.t.input(x.path, x.bytes);
+    const pinFile = 'file' in c.token.pin ? resolve(c.token.pin.file) : undefined;
+    const est = c.estPassword ? resolvePin(c.estPassword, 'estPassword') : undefined;
+    const scep = c.scepChallenge ? resolvePin(c.scepChallenge, 'scepChallenge') : undefined;
+    if (softhsmConf) useSoftHsmConf(softhsmConf);
+    const keys = await ctx.openToken(c.token);
+    let store: SqliteStore | undefined;
+    try {
+      // Keys first: every issuing CA and responder key must be on the online token.
+      const issuingKeys = [];
+      for (const i of issuing) {
+        const signer = await findKey(keys, i.keyLabel, c.token.label);
+        if (!signer.publicKey.equals(i.cert.subjectPublicKeyInfo)) throw new FlintError('invalidConfig', `issuing CA "${i.id}": key "${i.keyLabel}" does not match ${i.path}`);
+        issuingKeys.push(signer);
+      }
+      for (const r of responders) {
+        const signer = await findKey(keys, `ocsp-${r.ca}`, c.token.label);
+        if (!signer.publicKey.equals(r.cert.subjectPublicKeyInfo)) throw new FlintError('invalidConfig', `OCSP responder for "${r.ca}": key "ocsp-${r.ca}" does not match ${r.path}`);
+      }
+      for (const sub of ['ca', 'tls', 'profiles', 'ocsp']) mkdirSync(join(data, sub), { recursive: true });
+      writeSecret(join(data, 'tls', 'passphrase'), newSecret());
+      const host = c.dns.find((n) => !/^[\d.:]+$/.test(n)) ?? 'localhost';
+      const fileConfig = {
+        version: 1,
+        name: c.name,
+        publicBaseUrl: c.publicBaseUrl,
+        httpsBaseUrl: c.httpsBaseUrl,
+        keyStore: { kind: 'pkcs11', ...(c.token.module ? { modulePath: c.token.module } : {}), tokenLabel: c.token.label, ...(pinFile ? { pinFile } : {}), ...(softhsmConf ? { softhsmConf } : {}), poolSize: 4 },
+        databaseUrl: 'sqlite:flintca.db',
+        profilesDir: 'profiles',
+        defaultIssuer,
+        tls: { certFile: 'tls/server.crt', keyDir: 'tls', keyLabel: 'tls-server', passphraseFile: 'tls/passphrase' },
+        server: { host: '0.0.0.0', httpsPort: Number(new URL(c.httpsBaseUrl).port || 443), httpPort: Number(new URL(c.publicBaseUrl).port || 80) },
+        audit: { keyLabel: 'audit', checkpointEvery: 1000, checkpointIntervalSeconds: 300 },
+        ...(est ? { est: { users: [{ name: 'est', passwordHash: hashSecret(est.reveal()) }] } } : {}),
+        ...(scep ? { scep: { challengeHash: hashSecret(scep.reveal()) } } : {}),
+      };
+      writeFileSync(configPath(data), JSON.stringify(fileConfig, null, 2) + '\n');
+      cpSync(SHIPPED_PROFILES_DIR, join(data, 'profiles'), { recursive: true });
+      const profiles = loadProfiles(join(data, 'profiles'));
+      store = SqliteStore.open(join(data, 'flintca.db'));
+      const auditKey = (await keys.find('audit')) ?? (await keys.generate('audit', 'P-256'));
+      ctx.t.key(auditKey.keyUri, auditKey.keyType, auditKey.publicKey, true, false);
+      writeFileSync(join(data, 'ca', 'audit-key.pub.pem'), toPem(auditKey.publicKey, 'PUBLIC KEY'));
+      const audit = new AuditLog(store.audit, logger, { signer: auditKey, every: 1000, intervalMs: 3_600_000 });
+      const actor = `operator:${ctx.operator}`;
+      await recordTranscripts(audit, actor, transcriptDir());
+      const now = ctx.clock();
+      const rootFp = certificateFingerprint(root.cert.der);
+      await store.cas.upsert(caRecord(c.root.id, null, `offline:sha256:${rootFp}`, root.cert, 'offline', now), audit.emitted([
+        { actor, action: 'ca.install', object: `ca:${c.root.id}`, result: 'ok', data: { subject: nameToString(root.cert.subject), status: 'offline', sha256: rootFp } },
+      ]));
+      for (const [n, i] of issuing.entries()) {
+        const keyUri = issuingKeys[n]!.keyUri;
+        await store.cas.upsert(caRecord(i.id, c.root.id, keyUri, i.cert, 'active', now), audit.emitted([
+          { actor, action: 'ca.install', object: `ca:${i.id}`, result: 'ok', data: { subject: nameToString(i.cert.subject), parent: c.root.id, keyUri, sha256: certificateFingerprint(i.cert.der) } },
+        ]));
+        await store.certificates.insert(issuedRecord(i.cert, c.root.id, 'ceremony:sign-intermediate', actor, now));
+      }
+      for (const r of responders) await store.certificates.insert(issuedRecord(r.cert, r.ca, 'ceremony:ocsp-signer', actor, now));
+      for (const x of crls) {
+        await store.revocation.saveCrl({ caId: c.root.id, kind: 'full', number: x.crl.number!, baseNumber: null, thisUpdate: x.crl.thisUpdate, nextUpdate: x.crl.nextUpdate!, der: x.crl.der, sourceHash: null });
+        await audit.record({ actor, action: 'crl.install', object: `crl:${c.root.id}`, result: 'ok', data: { number: x.crl.number!.toString(), sha256: sha256(x.crl.der), nextUpdate: x.crl.nextUpdate!.toISOString() } });
+      }
+      for (const r of responders) writeFileSync(join(data, 'ocsp', `${r.ca}.crt`), toPem(r.cert.der, 'CERTIFICATE'));
+      const issuers = await IssuerRegistry.load(store.cas, keys);
+      const authority = new Authority({ store, audit, issuers, profiles, defaultIssuer, urls: publicUrls(c.publicBaseUrl), clock: () => new Date(), random: (n) => randomBytes(n) });
+      const tlsPassphrase = readFileSync(join(data, 'tls', 'passphrase'), 'utf8').trim();
+      await issueListenerCertificate({
+        config: { path: (p: string) => join(data, p), tls: fileConfig.tls, secrets: { tlsPassphrase: new Secret(tlsPassphrase) } },
+        audit, authority, names: c.dns.length ? c.dns : [host], actor,
+      });
+      writeFileSync(join(data, 'ca', `${c.root.id}.crt`), toPem(root.cert.der, 'CERTIFICATE'));
+      if (c.root.id !== 'root') writeFileSync(join(data, 'ca', 'root.crt'), toPem(root.cert.der, 'CERTIFICATE'));
+      for (const i of issuing) writeFileSync(join(data, 'ca', `${i.id}.crt`), toPem(i.cert.der, 'CERTIFICATE'));
+      writeFileSync(join(data, 'ca', 'chain.pem'), issuers.get(defaultIssuer).chain.map((d) => toPem(d, 'CERTIFICATE')).join(''));
+      await audit.close();
+      ctx.t.note(`data directory ${data} ready: flintca serve --data ${data}${pinFile ? '' : ` (with FLINTCA_PKCS11_PIN from ${describePin(c.token.pin)})`}`);
+    } finally {
+      await store?.close().catch(() => undefined);
+      await keys.close();
+    }
+  }
 }
 
 /** One audit record per earlier transcript (its SHA-256 and summary), so the data dir's log holds the ceremony history. */

@@ -8,13 +8,13 @@ import { createPublicKey } from 'node:crypto';
 import type { Ceremony } from '../../config/ceremony.js';
 import { makeCsr, newSerial, selfSignRoot, signOfflineCrl, signSubordinate, reasonCode } from '../../core/index.js';
 import { FlintError } from '../../errors/index.js';
-import { parseCertificate } from '../../pki/certificate.js';
 import { parseCsr, verifyCsrSignature } from '../../pki/csr.js';
 import { encodeName, nameToString } from '../../pki/name.js';
 import { fromPem, toPem } from '../../pki/pem.js';
 import type { NameAttribute } from '../../pki/types.js';
 import { sha256 } from './transcript.js';
-import { describeToken, findKey, outPath, parseField, readInput, withToken, writeOutput, type Prepared, type RunContext } from './steps.js';
+import type { Signer } from '../../keys/types.js';
+import { describeToken, findKey, outPath, parseField, readCertificate, readInput, withToken, writeOutput, type Prepared, type RunContext } from './steps.js';
 
 type Of<K extends Ceremony['ceremony']> = Extract<Ceremony, { ceremony: K }>;
 
@@ -33,7 +33,7 @@ function keyLines(c: { token: Of<'root'>['token']; key: Of<'root'>['key'] }): st
   ];
 }
 
-async function generate(ctx: RunContext, c: { token: Of<'root'>['token']; key: Of<'root'>['key'] }, pubOut: string, f?: (s: import('../../keys/types.js').Signer) => Promise<void>): Promise<void> {
+async function generate(ctx: RunContext, c: { token: Of<'root'>['token']; key: Of<'root'>['key'] }, pubOut: string, f?: (s: Signer) => Promise<void>): Promise<void> {
   await withToken(ctx, c.token, async (keys) => {
     const signer = await keys.generate(c.key.label, c.key.type, { backup: c.key.backup });
     ctx.t.key(signer.keyUri, signer.keyType, signer.publicKey, true, c.key.backup);
@@ -87,21 +87,37 @@ export function prepareKey(c: Of<'key'>): Prepared {
 }
 
 /** The offline issuer: its certificate is read and parsed before the token is opened. */
-function loadIssuer(c: { issuer: { certificate: string } }) {
-  const bytes = readInput(c.issuer.certificate, 'issuer.certificate');
-  const cert = parseField('issuer.certificate', () => parseCertificate(bytes.toString('latin1').includes('-----BEGIN') ? bytes.toString('utf8') : bytes));
+function loadIssuer(c: { issuer: { certificate: string } }, notAfter?: Date) {
+  const { bytes, cert } = readCertificate(c.issuer.certificate, 'issuer.certificate');
   if (!cert.isCA) throw new FlintError('invalidConfig', 'issuer.certificate: not a CA certificate');
+  if (notAfter && notAfter > cert.notAfter) throw new FlintError('invalidConfig', `certificate.validity.notAfter: after the issuer certificate's notAfter (${cert.notAfter.toISOString()})`);
   return { bytes, cert };
 }
 
+type IssuerCeremony = Of<'sign-intermediate'> | Of<'ocsp-signer'>;
+
+/** Opens the offline token, signs one certificate with the issuer key, writes `<name>.crt` (PEM) and `<name>.der`. */
+async function issueOffline(ctx: RunContext, c: IssuerCeremony, issuer: ReturnType<typeof loadIssuer>, inputs: [string, Buffer][], sign: (signer: Signer) => Promise<Buffer>): Promise<void> {
+  ctx.t.input(c.issuer.certificate, issuer.bytes);
+  for (const [path, bytes] of inputs) ctx.t.input(path, bytes);
+  await withToken(ctx, c.token, async (keys) => {
+    const signer = await findKey(keys, c.issuer.keyLabel, c.token.label);
+    ctx.t.key(signer.keyUri, signer.keyType, signer.publicKey, false);
+    const cert = await sign(signer);
+    const crt = outPath(c.output, '.crt');
+    writeOutput(ctx, crt, toPem(cert, 'CERTIFICATE'));
+    writeOutput(ctx, outPath(c.output, '.der'), cert);
+    ctx.t.certificate(crt, cert);
+  });
+}
+
 export function prepareSignIntermediate(c: Of<'sign-intermediate'>): Prepared {
-  const issuer = loadIssuer(c);
+  const v = dates(c.certificate.validity);
+  const issuer = loadIssuer(c, v.notAfter);
   const csrBytes = readInput(c.csr, 'csr');
   const csr = parseField('csr', () => parseCsr(csrBytes));
   if (!parseField('csr', () => verifyCsrSignature(csr))) throw new FlintError('invalidConfig', `csr: the signature of ${c.csr} does not verify (proof of possession failed)`);
   const subject = c.certificate.subject ? { attrs: subjectOf(c.certificate.subject, 'certificate.subject') } : { attrs: csr.subject, der: csr.subjectDer };
-  const v = dates(c.certificate.validity);
-  if (v.notAfter > issuer.cert.notAfter) throw new FlintError('invalidConfig', `certificate.validity.notAfter: after the issuer certificate's notAfter (${issuer.cert.notAfter.toISOString()})`);
   const crt = outPath(c.output, '.crt');
   const der = outPath(c.output, '.der');
   return {
@@ -115,24 +131,17 @@ export function prepareSignIntermediate(c: Of<'sign-intermediate'>): Prepared {
     ],
     outputs: [crt, der],
     defaultTranscriptDir: c.output.dir,
-    run: async (ctx) => {
-      ctx.t.input(c.issuer.certificate, issuer.bytes);
-      ctx.t.input(c.csr, csrBytes);
-      await withToken(ctx, c.token, async (keys) => {
-        const signer = await findKey(keys, c.issuer.keyLabel, c.token.label);
-        ctx.t.key(signer.keyUri, signer.keyType, signer.publicKey, false);
+    run: (ctx) =>
+      issueOffline(ctx, c, issuer, [[c.csr, csrBytes]], (signer) => {
         const { crlUrl, caIssuersUrl, ocspUrl, pathLength, nameConstraints, policies } = c.certificate;
-        const cert = await signSubordinate(newSerial(ctx.random).bytes, signer, issuer.cert, csr.subjectPublicKeyInfo, subject, { ca: { ...v, pathLength, nameConstraints, policies, crlUrl, caIssuersUrl, ocspUrl } });
-        writeOutput(ctx, crt, toPem(cert, 'CERTIFICATE'));
-        writeOutput(ctx, der, cert);
-        ctx.t.certificate(crt, cert);
-      });
-    },
+        return signSubordinate(newSerial(ctx.random).bytes, signer, issuer.cert, csr.subjectPublicKeyInfo, subject, { ca: { ...v, pathLength, nameConstraints, policies, crlUrl, caIssuersUrl, ocspUrl } });
+      }),
   };
 }
 
 export function prepareOcspSigner(c: Of<'ocsp-signer'>): Prepared {
-  const issuer = loadIssuer(c);
+  const v = dates(c.certificate.validity);
+  const issuer = loadIssuer(c, v.notAfter);
   const pubBytes = readInput(c.publicKey, 'publicKey');
   const spki = parseField('publicKey', () => {
     const der = fromPem(pubBytes, 'PUBLIC KEY')[0];
@@ -141,8 +150,6 @@ export function prepareOcspSigner(c: Of<'ocsp-signer'>): Prepared {
     return der;
   });
   const subject = subjectOf(c.certificate.subject, 'certificate.subject');
-  const v = dates(c.certificate.validity);
-  if (v.notAfter > issuer.cert.notAfter) throw new FlintError('invalidConfig', `certificate.validity.notAfter: after the issuer certificate's notAfter (${issuer.cert.notAfter.toISOString()})`);
   const crt = outPath(c.output, '.crt');
   const der = outPath(c.output, '.der');
   return {
@@ -153,18 +160,7 @@ export function prepareOcspSigner(c: Of<'ocsp-signer'>): Prepared {
     ],
     outputs: [crt, der],
     defaultTranscriptDir: c.output.dir,
-    run: async (ctx) => {
-      ctx.t.input(c.issuer.certificate, issuer.bytes);
-      ctx.t.input(c.publicKey, pubBytes);
-      await withToken(ctx, c.token, async (keys) => {
-        const signer = await findKey(keys, c.issuer.keyLabel, c.token.label);
-        ctx.t.key(signer.keyUri, signer.keyType, signer.publicKey, false);
-        const cert = await signSubordinate(newSerial(ctx.random).bytes, signer, issuer.cert, spki, { attrs: subject }, { ocsp: v });
-        writeOutput(ctx, crt, toPem(cert, 'CERTIFICATE'));
-        writeOutput(ctx, der, cert);
-        ctx.t.certificate(crt, cert);
-      });
-    },
+    run: (ctx) => issueOffline(ctx, c, issuer, [[c.publicKey, pubBytes]], (signer) => signSubordinate(newSerial(ctx.random).bytes, signer, issuer.cert, spki, { attrs: subject }, { ocsp: v })),
   };
 }
 

@@ -4,6 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { describePin, type TokenSpec } from '../../config/ceremony.js';
 import { FlintError } from '../../errors/index.js';
 import type { KeyStore, Signer } from '../../keys/types.js';
+import { parseCertificate } from '../../pki/certificate.js';
+import type { ParsedCertificate } from '../../pki/types.js';
 import type { Transcript } from './transcript.js';
 
 export interface RunContext {
@@ -50,6 +52,12 @@ export function parseField<T>(field: string, f: () => T): T {
   } catch (e) {
     throw new FlintError('invalidConfig', `${field}: ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+/** Reads a certificate file (PEM or DER) named by `field`. */
+export function readCertificate(path: string, field: string): { path: string; bytes: Buffer; cert: ParsedCertificate } {
+  const bytes = readInput(path, field);
+  return { path, bytes, cert: parseField(field, () => parseCertificate(bytes.toString('latin1').includes('-----BEGIN') ? bytes.toString('utf8') : bytes)) };
 }
 
 export function outPath(o: { dir: string; name: string }, suffix: string): string {
