@@ -9,6 +9,7 @@ import { runRequestsDecide, runRequestsList } from './requests.js';
 import { makeLogger } from './runtime.js';
 import { runServe } from './serve.js';
 import { runCeremony, runValidate } from './ceremony/run.js';
+import { runPublish } from './ceremony/publish.js';
 
 const out = (s: string) => process.stdout.write(s + '\n');
 
@@ -151,6 +152,15 @@ export function buildProgram(): Command {
     .description('check FILE and every input it names without touching an HSM; prints the plan')
     .argument('<file>', 'ceremony YAML file')
     .action(async (file: string) => runValidate(file, makeLogger('stderr', 'warn'), out));
+  ceremony
+    .command('publish')
+    .description('bring a newer offline-signed CRL and/or a re-signed OCSP responder certificate of an offline CA into DIR')
+    .addOption(dataOption())
+    .requiredOption('--ca <id>', 'the offline CA (e.g. root)')
+    .option('--crl <file>', 'CRL from a crl ceremony (DER or PEM)')
+    .option('--ocsp-cert <file>', 'responder certificate from an ocsp-signer ceremony (key ocsp-<ca> on the online token)')
+    .requiredOption('--operator <name>', 'the person publishing (audit log)')
+    .action(async (o) => runPublish(o, makeLogger('stderr', 'warn'), out));
 
   return program;
 }

@@ -247,7 +247,26 @@ retire: issuing
     expect(roll.code, roll.stderr).toBe(0);
     expect(JSON.parse(readFileSync(p('data/flintca.json'), 'utf8')).defaultIssuer).toBe('issuing-2027');
 
+    // A newer root CRL from a later crl ceremony, published into the data directory (an older one is refused).
+    const crl2 = ceremony(yaml('crl2.yaml', `ceremony: crl
+token: ${rootTok}
+issuer: { keyLabel: root-ca-2026, certificate: out/root.crt }
+crl: { number: 2, thisUpdate: '2026-06-01T00:00:00Z', nextUpdate: '2036-01-01T00:00:00Z', revoked: [{ serial: '0badc0de', revokedAt: '2026-06-01T00:00:00Z', reason: cACompromise }] }
+output: { dir: out, name: root-crl-2 }
+`));
+    expect(crl2.code, crl2.stderr).toBe(0);
+    const publish = (file: string) => flintca(['ceremony', 'publish', '--data', p('data'), '--ca', 'root', '--crl', p(file), '--operator', 'test-operator'], env);
+    const stale = publish('out/root-crl-1.crl');
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/CRL number 1 is not newer than the published CRL number 1/);
+    expect(publish('out/root-crl-2.crl').code).toBe(0);
+
     srv = await serve(p('data'), [], env);
+    writeFileSync(p('root2.crl'), Buffer.from(await (await fetch(`http://127.0.0.1:${srv.httpPort}/crl/root.crl`)).arrayBuffer()));
+    const root2 = run('openssl', ['crl', '-inform', 'DER', '-in', p('root2.crl'), '-CAfile', p('data/ca/root.crt'), '-verify', '-noout', '-text']);
+    expect(root2.stdout + root2.stderr).toContain('verify OK');
+    expect(root2.stdout).toMatch(/CRL Number:\s*\n\s*2\b/);
+    expect(root2.stdout).toContain('0BADC0DE');
     const after = issueLeaf('new');
     const v = run('openssl', ['verify', '-CAfile', p('data/ca/root.crt'), '-untrusted', p('out/issuing-2027.crt'), after]);
     expect(v.stdout, v.stderr).toContain(': OK');

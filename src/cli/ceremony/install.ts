@@ -22,7 +22,7 @@ import { describePin, resolvePin, type Ceremony } from '../../config/ceremony.js
 import { Authority, IssuerRegistry, normalizeSerial, publicUrls } from '../../core/index.js';
 import { FlintError } from '../../errors/index.js';
 import { certificateFingerprint, parseCertificate } from '../../pki/certificate.js';
-import { crlSignatureValid, parseCrl } from '../../pki/crl-parse.js';
+import { crlSignatureValid, parseCrl, type ParsedCrl } from '../../pki/crl-parse.js';
 import { subjectKeyIdentifier } from '../../pki/extensions.js';
 import { nameToString } from '../../pki/name.js';
 import { toPem } from '../../pki/pem.js';
@@ -43,8 +43,17 @@ function loadCert(path: string, field: string): { path: string; bytes: Buffer; c
   return { ...l, x509: new X509Certificate(l.cert.der) };
 }
 
+/** Reads a CRL signed offline (`crl` ceremony) and checks it is the CA's, with a number and a nextUpdate. */
+export function readOfflineCrl(path: string, field: string, ca: ParsedCertificate): { path: string; bytes: Buffer; crl: ParsedCrl & { number: bigint; nextUpdate: Date } } {
+  const bytes = readInput(path, field);
+  const crl = parseField(field, () => parseCrl(bytes));
+  if (!crl.issuerDer.equals(ca.subjectDer) || !crlSignatureValid(crl.der, ca.subjectPublicKeyInfo)) throw new FlintError('invalidConfig', `${field}: ${path} is not signed by ${nameToString(ca.subject)}`);
+  if (crl.number === undefined || !crl.nextUpdate) throw new FlintError('invalidConfig', `${field}: ${path} has no cRLNumber or nextUpdate`);
+  return { path, bytes, crl: crl as ParsedCrl & { number: bigint; nextUpdate: Date } };
+}
+
 /** Certificates the offline root signed go into the certificate store too, so its OCSP responder knows them. */
-function issuedRecord(cert: ParsedCertificate, issuerId: string, profile: string, requester: string, now: Date): CertificateRecord {
+export function issuedRecord(cert: ParsedCertificate, issuerId: string, profile: string, requester: string, now: Date): CertificateRecord {
   return {
     serial: normalizeSerial(cert.serialHex), issuerId, subject: nameToString(cert.subject), sans: [], notBefore: cert.notBefore, notAfter: cert.notAfter,
     profile, requester, protocol: 'ceremony', status: 'valid', revokedAt: null, revocationReason: null, der: cert.der, createdAt: now, replaces: null,
@@ -82,13 +91,7 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
     if (!l.x509.verify(ca.x509.publicKey)) throw new FlintError('invalidConfig', `ocspResponders.${n}.certificate: not signed by CA "${r.ca}"`);
     return { ...r, ...l };
   });
-  const crls = c.crls.map((f, n) => {
-    const bytes = readInput(f, `crls.${n}`);
-    const crl = parseField(`crls.${n}`, () => parseCrl(bytes));
-    if (!crl.issuerDer.equals(root.cert.subjectDer) || !crlSignatureValid(crl.der, root.cert.subjectPublicKeyInfo)) throw new FlintError('invalidConfig', `crls.${n}: ${f} is not signed by the root`);
-    if (crl.number === undefined || !crl.nextUpdate) throw new FlintError('invalidConfig', `crls.${n}: ${f} has no cRLNumber or nextUpdate`);
-    return { path: f, bytes, crl };
-  });
+  const crls = c.crls.map((f, n) => readOfflineCrl(f, `crls.${n}`, root.cert));
   const softhsmConf = c.softhsmConf ? resolve(c.softhsmConf) : undefined;
   return {
     dataDir: data,
