@@ -199,7 +199,8 @@ const installSchema = z.strictObject({
   token,
   /** SoftHSM only: the softhsm2.conf that holds the online token (written into flintca.json). */
   softhsmConf: z.string().min(1).optional(),
-  root: z.strictObject({ id: label.default('root'), certificate: z.string().min(1) }),
+  /** `keyUri`: where the offline root key lives (from its transcript), recorded in the store; no key is opened. */
+  root: z.strictObject({ id: label.default('root'), certificate: z.string().min(1), keyUri: z.string().regex(/^pkcs11:/, 'an RFC 7512 pkcs11: URI').optional() }),
   issuing: z.array(caInstall).min(1),
   defaultIssuer: label.optional(),
   /** Delegated OCSP responder certificates for offline CAs, signed in an `ocsp-signer` ceremony; key label `ocsp-<ca>` on the online token. */

@@ -170,7 +170,7 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
       await recordTranscripts(audit, actor, transcriptDir());
       const now = ctx.clock();
       const rootFp = certificateFingerprint(root.cert.der);
-      await store.cas.upsert(caRecord(c.root.id, null, `offline:sha256:${rootFp}`, root.cert, 'offline', now), audit.emitted([
+      await store.cas.upsert(caRecord(c.root.id, null, c.root.keyUri ?? `offline:sha256:${rootFp}`, root.cert, 'offline', now), audit.emitted([
         { actor, action: 'ca.install', object: `ca:${c.root.id}`, result: 'ok', data: { subject: nameToString(root.cert.subject), status: 'offline', sha256: rootFp } },
       ]));
       for (const [n, i] of issuing.entries()) {
