@@ -63,7 +63,7 @@ export function prepareBackup(c: Of<'backup'>): Prepared {
       const soPin = ctx.pin(c.token, 'soPin');
       const { wrapped, backupKey } = wrapForBackup({ modulePath: c.token.module, tokenLabel: c.token.label, pin, soPin, keyLabel: c.keyLabel });
       try {
-        if (cert && !cert.cert.subjectPublicKeyInfo.equals(wrapped.publicKey)) throw new FlintError('invalidConfig', `certificate: ${c.certificate} is not the certificate of key "${c.keyLabel}"; nothing was written`);
+        if (cert && !cert.cert.subjectPublicKeyInfo.equals(wrapped.publicKey)) throw new FlintError('invalidConfig', `certificate: ${c.certificate} is not the certificate of key "${c.keyLabel}"; no backup or share file was written`);
         ctx.t.key(wrapped.keyUri, wrapped.keyType, wrapped.publicKey, false, true);
         const backupId = sha256(wrapped.wrapped).slice(0, 16);
         const shares = await splitSecret(backupKey, c.shares.custodians, c.shares.threshold, backupId);

@@ -122,7 +122,7 @@ export function wrapForBackup(t: TokenLogin & { soPin: string; keyLabel: string 
     const key = privateKey(o, t.keyLabel);
     const a = key.getAttribute({ extractable: null, sensitive: null, wrapWithTrusted: null }) as { extractable: boolean; sensitive: boolean; wrapWithTrusted: boolean };
     if (!a.extractable) {
-      throw new FlintError('invalidConfig', `key "${t.keyLabel}" on ${o.where} is not extractable (CKA_EXTRACTABLE=false, generated without "backup: true"): it cannot be backed up; nothing was written`, { code: 'ceremony.notExtractable' });
+      throw new FlintError('invalidConfig', `key "${t.keyLabel}" on ${o.where} is not extractable (CKA_EXTRACTABLE=false, generated without "backup: true"): it cannot be backed up; no backup or share file was written`, { code: 'ceremony.notExtractable' });
     }
     if (!a.sensitive || !a.wrapWithTrusted) {
       throw new FlintError('invalidConfig', `key "${t.keyLabel}" on ${o.where} is extractable but not CKA_SENSITIVE + CKA_WRAP_WITH_TRUSTED: refusing to back up a key that can leave the token unprotected`);

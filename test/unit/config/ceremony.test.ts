@@ -1,6 +1,10 @@
 /** Ceremony files: zod validation names the field path; PINs only by env or file. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCeremony } from '../../../src/config/ceremony.js';
+
+const EXAMPLE = join(import.meta.dirname, '../../../scripts/ceremony-example');
 
 const root = (over = '') => `ceremony: root
 token: { label: flint-root, pin: { env: ROOT_PIN } }
@@ -70,5 +74,12 @@ output: { dir: o, name: crl }
     const e = err(crl);
     expect(e).toContain('crl.revoked.0.serial: hex serial');
     expect(e).toContain('crl.nextUpdate: nextUpdate must be after thisUpdate');
+  });
+
+  it('every shipped example ceremony file is valid', () => {
+    const files = readdirSync(EXAMPLE).filter((f) => f.endsWith('.yaml')).sort();
+    expect(files.length).toBe(7);
+    const kinds = files.map((f) => parseCeremony(readFileSync(join(EXAMPLE, f), 'utf8'), f).ceremony);
+    expect(kinds).toEqual(['root', 'intermediate', 'key', 'sign-intermediate', 'ocsp-signer', 'crl', 'install']);
   });
 });
