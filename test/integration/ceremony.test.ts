@@ -214,7 +214,8 @@ output: { dir: restored, name: backed-root }
     expect(objects('restored', PINS.CEREMONY_ROOT_PIN)).toMatch(/Private Key Object[^\n]*\n\s+label:\s+backed-root\n[\s\S]*?Access:\s+sensitive\n/);
   });
 
-  it('rollover: new certificates chain to the new CA; the old one still answers OCSP and serves its CRL; ARI says renew now', async () => {
+  it('rollover on a running data dir: new certificates chain to the new CA; the old one still answers OCSP and serves its CRL; ARI says renew now', async () => {
+    srv = await serve(p('data'), [], env);
     const before = issueLeaf('old-good');
     const revoked = issueLeaf('old-revoked');
     const serial = run('openssl', ['x509', '-in', revoked, '-noout', '-serial']).stdout.trim().split('=')[1]!;
@@ -246,6 +247,10 @@ retire: issuing
 `));
     expect(roll.code, roll.stderr).toBe(0);
     expect(JSON.parse(readFileSync(p('data/flintca.json'), 'utf8')).defaultIssuer).toBe('issuing-2027');
+    // The server that was running through the rollover still answers; a restart switches issuance.
+    const during = ocsp(p('data/ca/issuing.crt'), before, srv.httpPort);
+    expect(during.stdout).toContain('old-good.pem: good');
+    await srv.stop();
 
     // A newer root CRL from a later crl ceremony, published into the data directory (an older one is refused).
     const crl2 = ceremony(yaml('crl2.yaml', `ceremony: crl

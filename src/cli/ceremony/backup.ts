@@ -64,7 +64,7 @@ export function prepareBackup(c: Of<'backup'>): Prepared {
       const { wrapped, backupKey } = wrapForBackup({ modulePath: c.token.module, tokenLabel: c.token.label, pin, soPin, keyLabel: c.keyLabel });
       try {
         if (cert && !cert.cert.subjectPublicKeyInfo.equals(wrapped.publicKey)) throw new FlintError('invalidConfig', `certificate: ${c.certificate} is not the certificate of key "${c.keyLabel}"; no backup or share file was written`);
-        ctx.t.key(wrapped.keyUri, wrapped.keyType, wrapped.publicKey, false, true);
+        ctx.t.key(wrapped.keyUri, wrapped.keyType, wrapped.publicKey, 'wrapped', true);
         const backupId = sha256(wrapped.wrapped).slice(0, 16);
         const shares = await splitSecret(backupKey, c.shares.custodians, c.shares.threshold, backupId);
         const data: BackupFile = {
@@ -145,7 +145,7 @@ export function prepareRestore(c: Of<'restore'>): Prepared {
         if (!verifySignature(createPublicKey({ key: pubKey, format: 'der', type: 'spki' }), signer.algorithm, challenge, sig)) {
           throw new FlintError('internal', 'the restored key signs, but the signature does not verify with the expected public key');
         }
-        ctx.t.key(uri, signer.keyType, signer.publicKey, false, c.key.backup);
+        ctx.t.key(uri, signer.keyType, signer.publicKey, 'restored', c.key.backup);
         ctx.t.note(`restored key signed a ${challenge.length}-byte challenge (${signer.algorithm}); the signature verifies with ${c.certificate ? c.certificate : 'the backed-up public key'}`);
         writeOutput(ctx, pub, toPem(signer.publicKey, 'PUBLIC KEY'));
       } finally {

@@ -162,8 +162,9 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
       cpSync(SHIPPED_PROFILES_DIR, join(data, 'profiles'), { recursive: true });
       const profiles = loadProfiles(join(data, 'profiles'));
       store = SqliteStore.open(join(data, 'flintca.db'));
-      const auditKey = (await keys.find('audit')) ?? (await keys.generate('audit', 'P-256'));
-      ctx.t.key(auditKey.keyUri, auditKey.keyType, auditKey.publicKey, true, false);
+      const existing = await keys.find('audit');
+      const auditKey = existing ?? (await keys.generate('audit', 'P-256'));
+      ctx.t.key(auditKey.keyUri, auditKey.keyType, auditKey.publicKey, existing ? 'used' : 'generated', false);
       writeFileSync(join(data, 'ca', 'audit-key.pub.pem'), toPem(auditKey.publicKey, 'PUBLIC KEY'));
       const audit = new AuditLog(store.audit, logger, { signer: auditKey, every: 1000, intervalMs: 3_600_000 });
       const actor = `operator:${ctx.operator}`;
@@ -250,7 +251,7 @@ export function prepareRollover(c: Of<'rollover'>, logger: Logger): Prepared {
         if (!parent) throw new FlintError('invalidConfig', `ca.certificate: not signed by any CA in ${data}`);
         const signer = await findKey(rt.keys, c.ca.keyLabel, rt.config.keyStore.kind === 'pkcs11' ? rt.config.keyStore.tokenLabel : 'file');
         if (!signer.publicKey.equals(next.cert.subjectPublicKeyInfo)) throw new FlintError('invalidConfig', `ca.keyLabel: key "${c.ca.keyLabel}" does not match ${c.ca.certificate}`);
-        ctx.t.key(signer.keyUri, signer.keyType, signer.publicKey, false);
+        ctx.t.key(signer.keyUri, signer.keyType, signer.publicKey, 'used');
         const now = ctx.clock();
         const fp = certificateFingerprint(next.cert.der);
         await rt.store.cas.upsert(caRecord(c.ca.id, parent.id, signer.keyUri, next.cert, 'active', now), rt.audit.emitted([

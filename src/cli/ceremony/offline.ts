@@ -36,7 +36,7 @@ function keyLines(c: { token: Of<'root'>['token']; key: Of<'root'>['key'] }): st
 async function generate(ctx: RunContext, c: { token: Of<'root'>['token']; key: Of<'root'>['key'] }, pubOut: string, f?: (s: Signer) => Promise<void>): Promise<void> {
   await withToken(ctx, c.token, async (keys) => {
     const signer = await keys.generate(c.key.label, c.key.type, { backup: c.key.backup });
-    ctx.t.key(signer.keyUri, signer.keyType, signer.publicKey, true, c.key.backup);
+    ctx.t.key(signer.keyUri, signer.keyType, signer.publicKey, 'generated', c.key.backup);
     writeOutput(ctx, pubOut, toPem(signer.publicKey, 'PUBLIC KEY'));
     await f?.(signer);
   });
@@ -102,7 +102,7 @@ async function issueOffline(ctx: RunContext, c: IssuerCeremony, issuer: ReturnTy
   for (const [path, bytes] of inputs) ctx.t.input(path, bytes);
   await withToken(ctx, c.token, async (keys) => {
     const signer = await findKey(keys, c.issuer.keyLabel, c.token.label);
-    ctx.t.key(signer.keyUri, signer.keyType, signer.publicKey, false);
+    ctx.t.key(signer.keyUri, signer.keyType, signer.publicKey, 'used');
     const cert = await sign(signer);
     const crt = outPath(c.output, '.crt');
     writeOutput(ctx, crt, toPem(cert, 'CERTIFICATE'));
@@ -181,7 +181,7 @@ export function prepareCrl(c: Of<'crl'>): Prepared {
       ctx.t.input(c.issuer.certificate, issuer.bytes);
       await withToken(ctx, c.token, async (keys) => {
         const signer = await findKey(keys, c.issuer.keyLabel, c.token.label);
-        ctx.t.key(signer.keyUri, signer.keyType, signer.publicKey, false);
+        ctx.t.key(signer.keyUri, signer.keyType, signer.publicKey, 'used');
         const crl = await signOfflineCrl(signer, issuer.cert, { number: c.crl.number, thisUpdate: new Date(c.crl.thisUpdate), nextUpdate: new Date(c.crl.nextUpdate), entries });
         writeOutput(ctx, file, crl);
         writeOutput(ctx, pem, toPem(crl, 'X509 CRL'));

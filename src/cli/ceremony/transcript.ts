@@ -12,6 +12,9 @@ import { nameToString } from '../../pki/name.js';
 
 export const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
+/** What the ceremony did with a key. */
+export type KeyUse = 'generated' | 'used' | 'wrapped' | 'restored';
+
 export interface TranscriptData {
   format: 'flintca-ceremony-transcript/1';
   ceremony: string;
@@ -24,7 +27,7 @@ export interface TranscriptData {
   error?: string;
   plan: string[];
   inputs: { path: string; sha256: string }[];
-  keys: { uri: string; keyType: string; publicKeySha256: string; generated: boolean; extractable?: boolean }[];
+  keys: { uri: string; keyType: string; publicKeySha256: string; how: KeyUse; extractable?: boolean }[];
   outputs: { path: string; sha256: string }[];
   certificates: { path: string; subject: string; issuer: string; serial: string; sha256: string; notBefore: string; notAfter: string }[];
   notes: string[];
@@ -44,8 +47,8 @@ export class Transcript {
     this.data.inputs.push({ path: rel(path), sha256: sha256(bytes) });
   }
 
-  key(uri: string, keyType: string, spki: Uint8Array, generated: boolean, extractable?: boolean): void {
-    this.data.keys.push({ uri, keyType, publicKeySha256: sha256(spki), generated, ...(extractable === undefined ? {} : { extractable }) });
+  key(uri: string, keyType: string, spki: Uint8Array, how: KeyUse, extractable?: boolean): void {
+    this.data.keys.push({ uri, keyType, publicKeySha256: sha256(spki), how, ...(extractable === undefined ? {} : { extractable }) });
   }
 
   output(path: string, bytes: Uint8Array): void {
@@ -83,7 +86,7 @@ export class Transcript {
       `finished:  ${d.finishedAt ?? '-'}  result=${d.result}${d.error ? ` (${d.error})` : ''}`,
     ];
     for (const i of d.inputs) lines.push(`input:     ${i.path}  sha256=${i.sha256}`);
-    for (const k of d.keys) lines.push(`key:       ${k.uri}  ${k.keyType}  ${k.generated ? 'generated' : 'used'}${k.extractable === undefined ? '' : k.extractable ? ' (extractable for backup, wrap-with-trusted)' : ' (non-extractable)'}  public key sha256=${k.publicKeySha256}`);
+    for (const k of d.keys) lines.push(`key:       ${k.uri}  ${k.keyType}  ${k.how}${k.extractable === undefined ? '' : k.extractable ? ' (extractable for backup, wrap-with-trusted)' : ' (non-extractable)'}  public key sha256=${k.publicKeySha256}`);
     for (const c of d.certificates) lines.push(`cert:      ${c.path}  subject="${c.subject}" issuer="${c.issuer}" serial=${c.serial} ${c.notBefore}..${c.notAfter}  sha256=${c.sha256}`);
     for (const o of d.outputs) lines.push(`output:    ${o.path}  sha256=${o.sha256}`);
     for (const n of d.notes) lines.push(`note:      ${n}`);
