@@ -144,6 +144,8 @@ output: { dir: dry-out, name: dry }
     expect(wrong.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(p('dry-out/dry.crt'))).toBe(false);
 
+    const auditBefore = flintca(['audit', 'verify', '--data', p('transcripts')], env).stdout;
+    expect(auditBefore).toMatch(/audit log OK: 7 records/); // the 6 ceremonies + the failed one above
     const dry = ceremony(f, ['--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('DRY RUN');
@@ -154,6 +156,7 @@ output: { dir: dry-out, name: dry }
     expect(existsSync(p('dry-out/dry.crt'))).toBe(false);
     expect(existsSync(p('transcripts/dry.root.transcript.json'))).toBe(false);
     expect(objects('flint-root', PINS.CEREMONY_ROOT_PIN)).not.toContain('dry-root');
+    expect(flintca(['audit', 'verify', '--data', p('transcripts')], env).stdout).toBe(auditBefore);
   });
 
   it('backup → restore from 3 of 5 shares into a fresh token, which signs; a non-extractable key is refused', () => {
