@@ -48,9 +48,6 @@ export function signatureLength(keyType: KeyType): number {
   return keyType === 'P-384' ? 96 : keyFamily(keyType) === 'rsa' ? Number(keyType.slice(4)) / 8 : 64;
 }
 
-/** CKA_WRAP_WITH_TRUSTED (PKCS#11 v2.40 §4.9): not exported by pkcs11js 2.1. */
-export const CKA_WRAP_WITH_TRUSTED = 0x210;
-
 /**
  * Key-pair templates (PKCS#11 §4.8–4.9): token objects, sensitive, never extractable, only the usages we need.
  * `backup: true` (key ceremonies only) makes the private key extractable but still sensitive and
