@@ -1,8 +1,11 @@
 /** `flintca issue | revoke | unrevoke | list | audit verify | audit export`. */
 import { userInfo } from 'node:os';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { verifyAuditChain, exportAudit } from '../audit/index.js';
-import { loadConfig } from '../config/index.js';
+import { configPath, loadConfig } from '../config/index.js';
+import { SqliteStore } from '../store/index.js';
+import { CEREMONY_AUDIT_DB } from './ceremony/run.js';
 import { reasonCode, reasonName, REVOCATION_REASONS } from '../core/index.js';
 import { FlintError } from '../errors/index.js';
 import { toPem } from '../pki/pem.js';
@@ -88,10 +91,13 @@ export async function runList(o: { data: string; expiringWithin?: string; json?:
 }
 
 export async function runAuditVerify(o: { data: string }, out: (s: string) => void): Promise<boolean> {
-  const config = loadConfig(o.data);
-  const store = await openStore(config);
+  // A key-ceremony transcript directory holds its own audit log (cli/ceremony/run.ts), no flintca.json.
+  const ceremonyLog = join(o.data, CEREMONY_AUDIT_DB);
+  const ceremonyOnly = !existsSync(configPath(o.data)) && existsSync(ceremonyLog);
+  const config = ceremonyOnly ? undefined : loadConfig(o.data);
+  const store = config ? await openStore(config) : SqliteStore.open(ceremonyLog);
   try {
-    const r = await verifyAuditChain(store.audit, readAuditPublicKey(config));
+    const r = await verifyAuditChain(store.audit, config ? readAuditPublicKey(config) : undefined);
     if (!r.ok) {
       out(`audit log BROKEN at record ${r.firstBroken!.seq}: ${r.firstBroken!.reason}`);
       return false;

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { AuditLog } from '../audit/index.js';
-import { configPath, hashSecret, type FileConfig } from '../config/index.js';
+import { configPath, hashSecret, type Config, type FileConfig } from '../config/index.js';
 import { Authority, IssuerRegistry, createRootCa, createSubordinateCa, publicUrls, trustedKeyRequest, type CaSetupDeps } from '../core/index.js';
 import { FlintError } from '../errors/index.js';
 import { createSoftHsmToken, findSoftHsmModule, SoftwareKeyStore } from '../keys/index.js';
@@ -38,13 +38,36 @@ export interface InitOptions {
 
 export const SHIPPED_PROFILES_DIR = fileURLToPath(new URL('../../profiles/', import.meta.url));
 
-function writeSecret(file: string, value: string): void {
+export function writeSecret(file: string, value: string): void {
   writeFileSync(file, value + '\n', { mode: 0o600 });
   chmodSync(file, 0o600);
 }
 
-function newSecret(): string {
+export function newSecret(): string {
   return randomBytes(18).toString('base64url');
+}
+
+/**
+ * The HTTPS listener's key and certificate (also used by the key-ceremony install step). The key
+ * is a software key: node's TLS cannot sign through PKCS#11.
+ */
+export async function issueListenerCertificate(o: { config: Pick<Config, 'path' | 'tls' | 'secrets'>; audit: AuditLog; authority: Authority; names: string[]; actor: string }): Promise<void> {
+  const { config, audit, authority, names, actor } = o;
+  const host = names.find((n) => !isIP(n)) ?? 'localhost';
+  const tlsKeys = await SoftwareKeyStore.open({ dir: config.path(config.tls.keyDir), passphrase: config.secrets.tlsPassphrase!.reveal() });
+  try {
+    const tlsKey = await tlsKeys.generate(config.tls.keyLabel, 'P-256');
+    await audit.record({ actor, action: 'key.generate', object: tlsKey.keyUri, result: 'ok', data: { keyType: 'P-256', purpose: 'HTTPS listener' } });
+    const csr = trustedKeyRequest(tlsKey.publicKey, [{ type: 'CN', value: host }], { dns: names.filter((n) => !isIP(n)).map((n) => n.toLowerCase()), ip: names.filter((n) => isIP(n)) }, 'P-256', 256);
+    const tlsCert = await authority.issue({ csr, trustedKey: true, profile: 'tls-server', protocol: 'cli', requester: actor, notAfter: new Date(Date.now() + 365 * 86_400_000) }).catch(async (e) => {
+      // tls-server's max validity may be shorter than a year; fall back to its default.
+      if (e instanceof FlintError && e.kind === 'profileViolation') return authority.issue({ csr, trustedKey: true, profile: 'tls-server', protocol: 'cli', requester: actor });
+      throw e;
+    });
+    writeFileSync(config.path(config.tls.certFile), [tlsCert.der, ...tlsCert.chain.slice(0, -1)].map((d) => toPem(d, 'CERTIFICATE')).join(''));
+  } finally {
+    await tlsKeys.close();
+  }
 }
 
 export async function runInit(o: InitOptions, logger: Logger, out: (line: string) => void): Promise<void> {
@@ -115,19 +138,8 @@ export async function runInit(o: InitOptions, logger: Logger, out: (line: string
     await createSubordinateCa(deps, issuers, urls, 'root', { id: 'issuing', keyLabel: 'issuing-ca-1', keyType: 'P-256', subject: [{ type: 'O', value: o.name }, { type: 'CN', value: `${o.name} Issuing CA 1` }], validityDays: 1825, pathLen: 0, actor });
     issuers = await IssuerRegistry.load(store.cas, keys);
 
-    // The HTTPS listener's key is a software key: node's TLS cannot sign through PKCS#11.
-    const tlsKeys = await SoftwareKeyStore.open({ dir: config.path(config.tls.keyDir), passphrase: config.secrets.tlsPassphrase!.reveal() });
-    const tlsKey = await tlsKeys.generate(config.tls.keyLabel, 'P-256');
-    await audit.record({ actor, action: 'key.generate', object: tlsKey.keyUri, result: 'ok', data: { keyType: 'P-256', purpose: 'HTTPS listener' } });
     const authority = new Authority({ store, audit, issuers, profiles, defaultIssuer: 'issuing', urls, clock: () => new Date(), random: (n) => randomBytes(n) });
-    const csr = trustedKeyRequest(tlsKey.publicKey, [{ type: 'CN', value: host }], { dns: names.filter((n) => !isIP(n)).map((n) => n.toLowerCase()), ip: names.filter((n) => isIP(n)) }, 'P-256', 256);
-    const tlsCert = await authority.issue({ csr, trustedKey: true, profile: 'tls-server', protocol: 'cli', requester: actor, notAfter: new Date(Date.now() + 365 * 86_400_000) }).catch(async (e) => {
-      // tls-server's max validity may be shorter than a year; fall back to its default.
-      if (e instanceof FlintError && e.kind === 'profileViolation') return authority.issue({ csr, trustedKey: true, profile: 'tls-server', protocol: 'cli', requester: actor });
-      throw e;
-    });
-    writeFileSync(config.path(config.tls.certFile), [tlsCert.der, ...tlsCert.chain.slice(0, -1)].map((d) => toPem(d, 'CERTIFICATE')).join(''));
-    await tlsKeys.close();
+    await issueListenerCertificate({ config, audit, authority, names, actor });
 
     const root = issuers.get('root');
     const issuing = issuers.get('issuing');

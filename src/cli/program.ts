@@ -8,6 +8,8 @@ import { runInit } from './init.js';
 import { runRequestsDecide, runRequestsList } from './requests.js';
 import { makeLogger } from './runtime.js';
 import { runServe } from './serve.js';
+import { runCeremony, runValidate } from './ceremony/run.js';
+import { runPublish } from './ceremony/publish.js';
 
 const out = (s: string) => process.stdout.write(s + '\n');
 
@@ -135,6 +137,30 @@ export function buildProgram(): Command {
     .addOption(dataOption())
     .option('--since <iso>', 'only records at or after this time')
     .action(async (o) => runAuditExport(o));
+
+  const ceremony = program.command('ceremony').description('key ceremonies: one reviewed YAML file per ceremony (README "Key ceremonies")');
+  ceremony
+    .command('run')
+    .description('validate FILE, then run it against the HSM; prints and writes a transcript and appends it to an audit log')
+    .argument('<file>', 'ceremony YAML file')
+    .requiredOption('--operator <name>', 'the person running the ceremony (recorded in the transcript and audit log)')
+    .option('--dry-run', 'print every step, token, key label, subject and output file; touch nothing')
+    .option('--transcript-dir <dir>', 'where transcripts and the ceremony audit log go (default: the output directory)')
+    .action(async (file: string, o) => runCeremony(file, o, makeLogger('stderr', 'warn'), out));
+  ceremony
+    .command('validate')
+    .description('check FILE and every input it names without touching an HSM; prints the plan')
+    .argument('<file>', 'ceremony YAML file')
+    .action(async (file: string) => runValidate(file, makeLogger('stderr', 'warn'), out));
+  ceremony
+    .command('publish')
+    .description('bring a newer offline-signed CRL and/or a re-signed OCSP responder certificate of an offline CA into DIR')
+    .addOption(dataOption())
+    .requiredOption('--ca <id>', 'the offline CA (e.g. root)')
+    .option('--crl <file>', 'CRL from a crl ceremony (DER or PEM)')
+    .option('--ocsp-cert <file>', 'responder certificate from an ocsp-signer ceremony (key ocsp-<ca> on the online token)')
+    .requiredOption('--operator <name>', 'the person publishing (audit log)')
+    .action(async (o) => runPublish(o, makeLogger('stderr', 'warn'), out));
 
   return program;
 }

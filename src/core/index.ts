@@ -6,3 +6,4 @@ export * from './serial.js';
 export * from './signature.js';
 export * from './revocation-reasons.js';
 export * from './templates.js';
+export * from './ceremony.js';

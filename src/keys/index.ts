@@ -27,3 +27,5 @@ export async function openKeyStore(cfg: KeyStoreConfig): Promise<KeyStore> {
   }
   return SoftwareKeyStore.open({ dir: cfg.dir, passphrase: cfg.passphrase });
 }
+export { wrapForBackup, unwrapFromBackup, keyCheckValue, BACKUP_MECHANISM, type WrappedKey, type TokenLogin } from './pkcs11/backup.js';
+export { splitSecret, combineShares, formatShare, parseShare, type Share } from './shares.js';

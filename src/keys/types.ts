@@ -30,8 +30,11 @@ export interface Decrypter {
 
 export interface KeyStore {
   readonly kind: 'pkcs11' | 'file';
-  /** Generates a new key pair under `label` (non-extractable and sensitive on an HSM). */
-  generate(label: string, keyType: KeyType): Promise<Signer>;
+  /**
+   * Generates a new key pair under `label` (non-extractable and sensitive on an HSM). `backup`
+   * (key ceremonies, PKCS#11 only) allows wrapping under a trusted key, see keys/pkcs11/backup.ts.
+   */
+  generate(label: string, keyType: KeyType, opts?: { backup?: boolean }): Promise<Signer>;
   /** Finds an existing key by label; undefined when there is none. */
   find(label: string): Promise<Signer | undefined>;
   /** Opens a key by the URI a Signer reported; throws FlintError('notFound') when absent. */

@@ -48,8 +48,12 @@ export function signatureLength(keyType: KeyType): number {
   return keyType === 'P-384' ? 96 : keyFamily(keyType) === 'rsa' ? Number(keyType.slice(4)) / 8 : 64;
 }
 
-/** Key-pair templates (PKCS#11 §4.8–4.9): token objects, sensitive, never extractable, only the usages we need. */
-export function keyTemplates(label: string, keyType: KeyType, id: Buffer): { mechanism: MechanismType; pub: ITemplate; priv: ITemplate } {
+/**
+ * Key-pair templates (PKCS#11 §4.8–4.9): token objects, sensitive, never extractable, only the usages we need.
+ * `backup: true` (key ceremonies only) makes the private key extractable but still sensitive and
+ * CKA_WRAP_WITH_TRUSTED: it can leave the token only wrapped under a key the SO marked CKA_TRUSTED.
+ */
+export function keyTemplates(label: string, keyType: KeyType, id: Buffer, opts: { backup?: boolean } = {}): { mechanism: MechanismType; pub: ITemplate; priv: ITemplate } {
   const family = keyFamily(keyType);
   const rsa = family === 'rsa';
   const ckk = rsa ? pkcs11js.CKK_RSA : family === 'ec' ? pkcs11js.CKK_EC : CKK_EC_EDWARDS;
@@ -60,6 +64,7 @@ export function keyTemplates(label: string, keyType: KeyType, id: Buffer): { mec
     ...common, class: pkcs11js.CKO_PRIVATE_KEY, private: true, sensitive: true, extractable: false,
     sign: true, signRecover: false, decrypt: rsa, unwrap: false,
   };
+  if (opts.backup) Object.assign(priv, { extractable: true, wrapWithTrusted: true });
   if (rsa) {
     Object.assign(pub, { modulusBits: Number(keyType.slice(4)), publicExponent: Buffer.from([1, 0, 1]) });
     return { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN, pub, priv };

@@ -121,7 +121,7 @@ export class Pkcs11KeyStore implements KeyStore {
     return store;
   }
 
-  async generate(label: string, keyType: KeyType): Promise<Signer> {
+  async generate(label: string, keyType: KeyType, opts: { backup?: boolean } = {}): Promise<Signer> {
     if (!label) throw new FlintError('invalidConfig', 'key label is empty');
     const prev = this.genLock;
     let unlock!: () => void;
@@ -130,7 +130,7 @@ export class Pkcs11KeyStore implements KeyStore {
     try {
       const exists = await this.withSession('find', (s) => s.find({ label }).length > 0);
       if (exists) throw new FlintError('conflict', `a key labelled "${label}" already exists on token "${this.tokenLabel}"`);
-      const { mechanism, pub, priv } = keyTemplates(label, keyType, randomBytes(16));
+      const { mechanism, pub, priv } = keyTemplates(label, keyType, randomBytes(16), opts);
       await this.withSession('generate', (s) =>
         new Promise<void>((resolve, reject) =>
           // Callback form: C_GenerateKeyPair runs on the thread pool (RSA-4096 takes seconds).

@@ -30,6 +30,7 @@ export function acmeFrontend(rt: Runtime, opts: ServeOptions): Frontend {
     profile: [...provisioners.values()][0]!.profiles[0]!,
     profileDescriptions: Object.fromEntries([...rt.authority.profiles].map(([name, p]) => [name, p.description])),
     clock: () => new Date(),
+    issuerRetiring: (id) => rt.issuers.has(id) && rt.issuers.get(id).record.status === 'retiring',
     enqueueValidation: (id) => pool.enqueue(id),
     logger: rt.logger,
   };

@@ -16,6 +16,8 @@ export interface AcmeDeps {
   /** Profile name → description, for the directory's meta.profiles. */
   profileDescriptions?: Record<string, string>;
   clock: () => Date;
+  /** True when the CA with this id is retiring (rollover): ARI then suggests renewing now. */
+  issuerRetiring?: (issuerId: string) => boolean;
   /** Called when a challenge should be validated (asynchronously). */
   enqueueValidation: (challengeId: string) => void;
   logger?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };

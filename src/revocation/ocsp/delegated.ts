@@ -62,7 +62,11 @@ export class DelegatedResponders {
   /** Loads or issues a responder identity for every CA that can sign. Failures are logged; that CA falls back to CA signing. */
   async start(): Promise<void> {
     for (const issuer of this.d.issuers.list()) {
-      if (!issuer.signer || issuer.record.status !== 'active') continue;
+      if (!issuer.signer) {
+        await this.loadOffline(issuer).catch((e) => this.d.logger?.warn({ err: e, ca: issuer.id }, 'offline CA responder certificate unusable'));
+        continue;
+      }
+      if (issuer.record.status !== 'active') continue;
       await this.ensure(issuer).catch((e) => this.d.logger?.warn({ err: e, ca: issuer.id }, 'delegated OCSP responder unavailable; signing OCSP with the CA key'));
     }
   }
@@ -70,7 +74,8 @@ export class DelegatedResponders {
   /** The current identity for a CA (synchronous, hot path); starts a background re-issue when due. */
   current(caId: string): ResponderIdentity | undefined {
     const id = this.ids.get(caId);
-    if (id && renewalDue(id.notBefore, id.notAfter, this.d.clock()) && !this.renewing.has(caId)) {
+    // Offline CAs (key ceremonies) cannot re-issue: their responder certificate is renewed offline.
+    if (id && renewalDue(id.notBefore, id.notAfter, this.d.clock()) && !this.renewing.has(caId) && this.d.issuers.get(caId).signer) {
       const p = this.ensure(this.d.issuers.get(caId))
         .catch((e) => this.d.logger?.warn({ err: e, ca: caId }, 'OCSP responder certificate renewal failed'))
         .finally(() => this.renewing.delete(caId));
@@ -101,6 +106,28 @@ export class DelegatedResponders {
     return ok ? cert : undefined;
   }
 
+  /**
+   * An offline CA (root on an offline token) answers OCSP only through a responder certificate it
+   * signed in a key ceremony (`ocsp-signer`): DATA/ocsp/<caId>.crt with key `ocsp-<caId>` in the key store.
+   */
+  private async loadOffline(issuer: Issuer): Promise<void> {
+    const signer = await this.d.keys.find(responderKeyLabel(issuer.id));
+    const cert = signer ? this.stored(issuer, signer) : undefined;
+    if (!signer || !cert) return;
+    this.ids.set(issuer.id, this.identity(signer, cert));
+  }
+
+  private identity(signer: Signer, cert: ParsedCertificate): ResponderIdentity {
+    return {
+      signer,
+      signatureAlgorithmDer: signatureAlgorithmIdentifier(signer.algorithm),
+      keyHash: createHash('sha1').update(subjectPublicKeyBits(signer.publicKey)).digest(),
+      certs: [cert.der],
+      notBefore: cert.notBefore,
+      notAfter: cert.notAfter,
+    };
+  }
+
   /** Finds/generates the key, reuses the stored certificate unless renewal is due, else issues one. */
   async ensure(issuer: Issuer): Promise<void> {
     const label = responderKeyLabel(issuer.id);
@@ -126,13 +153,6 @@ export class DelegatedResponders {
         .catch((e) => this.d.logger?.warn({ err: e }, 'audit ocsp.responder.issue failed'));
       this.d.logger?.info({ ca: issuer.id, serial: issued.serial, notAfter: issued.notAfter }, 'OCSP responder certificate issued');
     }
-    this.ids.set(issuer.id, {
-      signer,
-      signatureAlgorithmDer: signatureAlgorithmIdentifier(signer.algorithm),
-      keyHash: createHash('sha1').update(subjectPublicKeyBits(signer.publicKey)).digest(),
-      certs: [cert.der],
-      notBefore: cert.notBefore,
-      notAfter: cert.notAfter,
-    });
+    this.ids.set(issuer.id, this.identity(signer, cert));
   }
 }

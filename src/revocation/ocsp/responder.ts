@@ -135,7 +135,9 @@ export class OcspResponder {
     // RFC 6960 §2.3 / RFC 5019 §2.2.3: requests for a CA we are not responsible for → unauthorized.
     const issuers = req.certIds.map((c) => this.issuerOf(c));
     const first = issuers[0];
-    if (!first || issuers.some((i) => i !== first) || !first.issuer.signer || !first.issuer.signatureAlgorithmDer) {
+    // An offline CA (key ceremony root) answers only through its delegated responder.
+    const canSign = (i: IssuerHashes) => (!!i.issuer.signer && !!i.issuer.signatureAlgorithmDer) || this.d.delegated?.current(i.issuer.id) !== undefined;
+    if (!first || issuers.some((i) => i !== first) || !canSign(first)) {
       return { der: ocspError(OCSP_STATUS.unauthorized), status: OCSP_STATUS.unauthorized };
     }
     const cacheKey = !req.nonce && req.certIds.length === 1 ? `${req.certIds[0]!.raw.toString('hex')}:${req.certIds[0]!.serial}` : undefined;
@@ -155,7 +157,7 @@ export class OcspResponder {
       const tbs = buildResponseData({ responderKeyHash: delegate?.keyHash ?? first.responderKeyHash, producedAt: now, responses, nonce: req.nonce });
       const der = delegate
         ? assembleOcspResponse(tbs, delegate.signatureAlgorithmDer, await delegate.signer.sign(tbs), delegate.certs)
-        : assembleOcspResponse(tbs, first.issuer.signatureAlgorithmDer, await first.issuer.signer.sign(tbs));
+        : assembleOcspResponse(tbs, first.issuer.signatureAlgorithmDer!, await first.issuer.signer!.sign(tbs));
       const result: OcspResult = { der, status: OCSP_STATUS.successful, nextUpdate, producedAt: now, cacheable: !req.nonce };
       if (cacheKey) {
         if (this.cache.size >= this.maxCacheEntries) this.cache.clear();

@@ -17,5 +17,8 @@ describe('ARI', () => {
     expect(suggestedWindow({ notBefore, notAfter, status: 'valid' }, now)).toEqual({ start: '2026-01-21T00:00:00.000Z', end: '2026-01-31T00:00:00.000Z' });
     const r = suggestedWindow({ notBefore, notAfter, status: 'revoked' }, now);
     expect(new Date(r.start) < now && new Date(r.end) > now).toBe(true);
+    // Rollover: the issuing CA is retiring, so a valid certificate should be renewed now too.
+    const retiring = suggestedWindow({ notBefore, notAfter, status: 'valid' }, now, true);
+    expect(new Date(retiring.start) < now && new Date(retiring.end) > now).toBe(true);
   });
 });

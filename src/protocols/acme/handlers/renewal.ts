@@ -1,7 +1,7 @@
 /**
  * RFC 9773 ACME Renewal Information (ARI). certID = base64url(AKI keyIdentifier) "." base64url(serial DER
  * content octets). The suggested window is the last third of the validity period, or "now" when the
- * certificate is revoked (or on hold).
+ * certificate is revoked (or on hold) or its issuing CA is retiring (rollover).
  */
 import { normalizeSerial } from '../../../core/serial.js';
 import { parseCertificate } from '../../../pki/certificate.js';
@@ -44,14 +44,15 @@ export async function certificateByCertId(deps: Pick<AcmeDeps, 'certificates'>, 
   return cert;
 }
 
-export function suggestedWindow(cert: Pick<CertificateRecord, 'notBefore' | 'notAfter' | 'status'>, now: Date): { start: string; end: string } {
-  if (cert.status !== 'valid') return { start: new Date(now.getTime() - 3_600_000).toISOString(), end: new Date(now.getTime() + 3_600_000).toISOString() };
+/** `issuerRetiring`: the issuing CA is being rolled over (key ceremony `rollover`), so renew now too. */
+export function suggestedWindow(cert: Pick<CertificateRecord, 'notBefore' | 'notAfter' | 'status'>, now: Date, issuerRetiring = false): { start: string; end: string } {
+  if (cert.status !== 'valid' || issuerRetiring) return { start: new Date(now.getTime() - 3_600_000).toISOString(), end: new Date(now.getTime() + 3_600_000).toISOString() };
   const nb = cert.notBefore.getTime();
   const na = cert.notAfter.getTime();
   return { start: new Date(nb + ((na - nb) * 2) / 3).toISOString(), end: new Date(na).toISOString() };
 }
 
-export async function renewalInfo(deps: Pick<AcmeDeps, 'certificates' | 'clock'>, certId: string): Promise<{ json: unknown; retryAfterSeconds: number }> {
+export async function renewalInfo(deps: Pick<AcmeDeps, 'certificates' | 'clock' | 'issuerRetiring'>, certId: string): Promise<{ json: unknown; retryAfterSeconds: number }> {
   const cert = await certificateByCertId(deps, certId);
-  return { json: { suggestedWindow: suggestedWindow(cert, deps.clock()) }, retryAfterSeconds: ARI_RETRY_AFTER_SECONDS };
+  return { json: { suggestedWindow: suggestedWindow(cert, deps.clock(), deps.issuerRetiring?.(cert.issuerId) ?? false) }, retryAfterSeconds: ARI_RETRY_AFTER_SECONDS };
 }
