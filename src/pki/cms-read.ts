@@ -340,3 +340,10 @@ export function parseIssuerAnd(der: Buffer, what: string): { issuerDer: Buffer; 
   }
   return out;
 }
+
+/** The certificates of any SignedData (e.g. a degenerate certs-only one), DER, in order. */
+export function signedDataCertificates(der: Buffer): Buffer[] {
+  const [type, sd] = contentInfo(der, 'certs-only message');
+  if (type !== CMS_OID.signedData) throw bad(`content type is ${type}, not signedData`, 'cms.wrongContentType');
+  return kids(kids(sd).find((e) => isContext(e, 0))).map((c) => rawOf(c));
+}
