@@ -62,6 +62,7 @@ export interface EnrollmentRepository {
   /**
    * Claims a transaction: inserts it unless (label, transactionId) exists. Returns the stored row
    * and whether this call created it (only the creator processes the request; others replay).
+   * May be committed without its own fsync (made durable by the next synchronous commit).
    */
   claimScepTransaction(tx: Omit<ScepTransaction, 'updatedAt'>): Promise<{ tx: ScepTransaction; created: boolean }>;
   getScepTransaction(label: string, transactionId: string): Promise<ScepTransaction | undefined>;

@@ -14,6 +14,7 @@ import { parseCsr, verifyCsrSignature } from '../../pki/csr.js';
 import { nameToString } from '../../pki/name.js';
 import type { ParsedCsr } from '../../pki/types.js';
 import type { ScepTransaction } from '../../store/enrollment-types.js';
+import type { AuditInput } from '../../store/types.js';
 import type { ScepChallenges } from './challenges.js';
 import type { ScepLabel } from './config.js';
 import type { CertRepOutcome, ScepMessage } from './message.js';
@@ -31,6 +32,10 @@ export interface OperationContext {
   content: Buffer;
   cipher: ContentCipher;
   requester: string;
+  /** The `scep.pkiOperation` ok record, committed with the outcome when one is stored. */
+  auditOk: (extra?: Record<string, unknown>) => AuditInput;
+  /** Set when auditOk was committed already. */
+  audited?: boolean;
 }
 
 export const approvalIdFor = (label: string, transactionId: string): string => createHash('sha256').update(`scep\0${label}\0${transactionId}`).digest('hex');
@@ -102,7 +107,8 @@ export class ScepEnrollment {
         return { status: 'PENDING' };
       }
       const issued = await this.p.authority.issue({ csr, profile: label.profile, protocol: 'scep', requester: ctx.requester, provisioner: labelName, replaces, issuerId: ctx.issuerId });
-      await this.p.enrollment.updateScepTransaction(labelName, msg.transactionId, { status: 'success', serial: issued.serial }, ['processing']);
+      await this.p.enrollment.updateScepTransaction(labelName, msg.transactionId, { status: 'success', serial: issued.serial }, ['processing'], this.p.audit.emitted([ctx.auditOk({ serial: issued.serial })]));
+      ctx.audited = true;
       return { status: 'SUCCESS', certs: [issued.der, ...this.chainCerts(issued.issuerId)], cipher: ctx.cipher };
     } catch (e) {
       // No outcome was stored: a corrected retry with the same transactionID is evaluated afresh.

@@ -6,7 +6,8 @@ import { toFlintError, FlintError } from '../../errors/index.js';
 import { buildCertsOnly } from '../../pki/cms-certs-only.js';
 import { ScepChallenges } from './challenges.js';
 import type { ScepLabel } from './config.js';
-import { ScepEnrollment } from './enroll.js';
+import { ScepEnrollment, type OperationContext } from './enroll.js';
+import type { AuditInput } from '../../store/types.js';
 import { errorResponse, failInfoFor } from './errors.js';
 import { buildCertRep, checkRequestAttributes, openEnvelope, readSignedRequest, type CertRepOutcome, type ScepMessage } from './message.js';
 import type { Responder, ScepPorts, ScepRequest, ScepResponse } from './ports.js';
@@ -84,12 +85,16 @@ export class ScepHandlers {
     const msg = readSignedRequest(req.message);
     const requester = `scep:${req.label}:${msg.signerKey.slice(0, 16)}`;
     const object = `scep-transaction:${req.label}:${msg.transactionId.slice(0, 128)}`;
-    let outcome: CertRepOutcome;
+    let outcome: CertRepOutcome | undefined;
     let code: string | undefined;
+    let audited = false;
+    const auditOk = (extra: Record<string, unknown> = {}): AuditInput => ({ actor: requester, action: 'scep.pkiOperation', object, result: 'ok', data: { messageType: messageTypeName(msg.messageType), pkiStatus: outcome?.status ?? 'SUCCESS', ip: req.ip, ...extra } });
     try {
       checkRequestAttributes(msg);
       const { content, cipher } = await openEnvelope(msg, responder, label.allowDES3);
-      outcome = await this.enrollment.process({ labelName: req.label, label, issuerId, msg, content, cipher, requester });
+      const ctx: OperationContext = { labelName: req.label, label, issuerId, msg, content, cipher, requester, auditOk };
+      outcome = await this.enrollment.process(ctx);
+      audited = ctx.audited === true;
     } catch (err) {
       const e = toFlintError(err);
       if (e.kind === 'internal' || e.kind === 'unavailable') throw e;
@@ -99,11 +104,7 @@ export class ScepHandlers {
         .record({ actor: requester, action: 'scep.pkiOperation', object, result: 'denied', reason: e.detail, data: { messageType: messageTypeName(msg.messageType), failInfo: failInfoName(outcome.failInfo), code, ip: req.ip } })
         .catch(() => undefined);
     }
-    if (!code) {
-      await this.p.audit
-        .record({ actor: requester, action: 'scep.pkiOperation', object, result: 'ok', data: { messageType: messageTypeName(msg.messageType), pkiStatus: outcome.status, ip: req.ip } })
-        .catch(() => undefined);
-    }
+    if (!code && !audited) await this.p.audit.record(auditOk()).catch(() => undefined);
     return this.certRep(msg, responder, outcome);
   }
 

@@ -68,8 +68,10 @@ export async function openEnvelope(m: ScepMessage, responder: Responder, allowDE
   let key: Buffer;
   try {
     key = await responder.decrypter.decrypt(ri.encryptedKey);
-  } catch {
-    throw new FlintError('malformed', 'content decryption failed', { code: 'scep.decryptFailed' });
+  } catch (e) {
+    // Bad padding/length (the sender's fault) reads exactly like a failed content decryption.
+    if (e instanceof FlintError && e.kind === 'malformed') throw new FlintError('malformed', 'content decryption failed', { code: 'scep.decryptFailed' });
+    throw e; // key store trouble: not the client's fault
   }
   return { content: decryptContent(env.contentEncryptionOid, key, env.iv, env.encryptedContent), cipher: c.name };
 }

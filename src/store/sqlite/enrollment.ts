@@ -71,7 +71,9 @@ export function sqliteEnrollmentRepository(db: Database.Database, w: WriteBatche
           )
           .run(tx.label, tx.transactionId, tx.signerKey, tx.csrHash, tx.messageType, tx.status, tx.serial, tx.failInfo, tx.approvalId, tx.createdAt.getTime(), tx.createdAt.getTime());
         return { tx: readTx(tx.label, tx.transactionId)!, created: res.changes > 0 };
-      }),
+        // Not synced on its own: a claim lost to a power failure only means the request is processed
+        // again; the outcome (certificate insert, transaction update) is a synchronous commit.
+      }, false),
     getScepTransaction: async (label, id) => readTx(label, id),
     updateScepTransaction: (label, id, ch, from, audit = []) =>
       w.run((d) => {
