@@ -18,9 +18,9 @@
  *     keyEncryptionAlgorithm, encryptedKey OCTET STRING }
  */
 import * as asn1js from 'asn1js';
-import { createDecipheriv, createHash, createPublicKey, verify, constants } from 'node:crypto';
+import { createDecipheriv, createHash, createPublicKey, verify, constants, type KeyObject } from 'node:crypto';
 import { FlintError } from '../errors/index.js';
-import { readHeader } from './der.js';
+import { children, readHeader } from './der.js';
 import { contentOf, isContext, isUniversal, kids, oidOf, rawOf } from './name.js';
 import { OID } from './algorithms.js';
 
@@ -146,6 +146,91 @@ export interface SignedMessage {
  * `cms.*` code for anything else (wrong content type, missing signer or certificate, bad BER).
  */
 export function parseSignedMessage(der: Buffer): SignedMessage {
+  return parseSignedMessageDer(der) ?? parseSignedMessageBer(der);
+}
+
+/** Dotted form of an encoded OBJECT IDENTIFIER TLV. */
+function oidText(tlvBytes: Buffer): string {
+  const h = readHeader(tlvBytes, 0);
+  if (h.tag !== 0x06 || h.length === 0) throw new RangeError('not an OID');
+  const arcs: number[] = [];
+  let v = 0;
+  for (let i = h.contentStart; i < h.end; i++) {
+    v = v * 128 + (tlvBytes[i]! & 0x7f);
+    if (!(tlvBytes[i]! & 0x80)) {
+      if (arcs.length === 0) arcs.push(v < 80 ? Math.floor(v / 40) : 2, v < 80 ? v % 40 : v - 80);
+      else arcs.push(v);
+      v = 0;
+    }
+  }
+  return arcs.join('.');
+}
+
+/**
+ * The per-request fast path: walks DER with the header reader (asn1js decoding the whole message
+ * costs more than verifying it) and decodes only the signed attribute values with asn1js.
+ * Undefined when the input is not plain DER in the expected shape (BER indefinite lengths,
+ * constructed OCTET STRINGs, anything odd): the asn1js path then gives the precise error.
+ */
+function parseSignedMessageDer(der: Buffer): SignedMessage | undefined {
+  try {
+    const root = readHeader(der, 0);
+    if (root.tag !== 0x30 || root.end !== der.length) return undefined;
+    const [typeEl, wrapped] = children(der, 0);
+    if (!typeEl || !wrapped || oidText(typeEl) !== CMS_OID.signedData || wrapped[0] !== 0xa0) return undefined;
+    const sdEl = children(wrapped, 0)[0]!;
+    const parts = children(sdEl, 0);
+    if (sdEl[0] !== 0x30 || parts.length < 4) return undefined;
+    const [encapEl] = parts.slice(2);
+    const [eType, eContent] = children(encapEl!, 0);
+    let content: Buffer = Buffer.alloc(0);
+    if (eContent) {
+      const inner = children(eContent, 0)[0];
+      if (eContent[0] !== 0xa0 || !inner || inner[0] !== 0x04) return undefined;
+      const h = readHeader(inner, 0);
+      content = inner.subarray(h.contentStart, h.end);
+    }
+    const rest = parts.slice(3);
+    const certsEl = rest.find((e) => e[0] === 0xa0);
+    const certificates = certsEl ? children(certsEl, 0).filter((c) => c[0] === 0x30).map(certRef) : [];
+    const sis = rest.at(-1)!;
+    if (sis[0] !== 0x31) return undefined;
+    const signerInfos = children(sis, 0);
+    if (signerInfos.length !== 1) return undefined;
+    const [, sid, digAlg, attrsEl, sigAlg, sigEl] = children(signerInfos[0]!, 0);
+    if (!sid || !digAlg || !attrsEl || attrsEl[0] !== 0xa0 || !sigAlg || !sigEl || sigEl[0] !== 0x04) return undefined;
+    const digest = DIGESTS[oidText(children(digAlg, 0)[0]!)];
+    if (!digest) return undefined;
+    let cert: CertRef | undefined;
+    if (sid[0] === 0x30) {
+      const [issuer, serialEl] = children(sid, 0);
+      const h = readHeader(serialEl!, 0);
+      const serial = serialEl!.subarray(h.contentStart, h.end);
+      cert = certificates.find((c) => c.issuerDer.equals(issuer!) && c.serial.equals(serial));
+    }
+    if (!cert) return undefined;
+    const attributes = new Map<string, asn1js.AsnType[]>();
+    for (const a of children(attrsEl, 0)) {
+      const [t, vals] = children(a, 0);
+      if (!t || !vals || vals[0] !== 0x31) return undefined;
+      attributes.set(oidText(t), kids(decode(vals, 'signed attribute')));
+    }
+    const signedAttrs = Buffer.from(attrsEl);
+    signedAttrs[0] = 0x31;
+    const sigH = readHeader(sigEl, 0);
+    return {
+      contentType: oidText(eType!),
+      content: Buffer.from(content),
+      certificates,
+      signer: { cert, digest, signedAttrs, attributes, signatureAlgorithmOid: oidText(children(sigAlg, 0)[0]!), signature: Buffer.from(sigEl.subarray(sigH.contentStart, sigH.end)) },
+      raw: der,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function parseSignedMessageBer(der: Buffer): SignedMessage {
   const [type, sd] = contentInfo(der, 'PKCS#7 message');
   if (type !== CMS_OID.signedData) throw bad(`PKCS#7 content type is ${type}, not signedData`, 'cms.wrongContentType');
   const parts = kids(sd);
@@ -205,6 +290,22 @@ function spkiBits(spki: Buffer): Buffer {
   return Buffer.from(spki.subarray(bits.contentStart + 1, bits.end));
 }
 
+const keyCache = new Map<string, KeyObject>();
+/**
+ * node KeyObject for a SubjectPublicKeyInfo, cached (a SCEP request imports the same device key
+ * to verify the message and again to encrypt the answer; importing costs more than verifying).
+ */
+export function publicKeyFromSpki(spki: Buffer): KeyObject {
+  const k = spki.toString('base64');
+  let key = keyCache.get(k);
+  if (!key) {
+    key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    if (keyCache.size >= 1000) keyCache.delete(keyCache.keys().next().value!);
+    keyCache.set(k, key);
+  }
+  return key;
+}
+
 const RSA_SIG: Record<string, string | undefined> = {
   [OID.rsaEncryption]: undefined, // digest from SignerInfo.digestAlgorithm
   '1.2.840.113549.1.1.5': 'sha1',
@@ -228,7 +329,7 @@ export function verifySignedMessage(m: SignedMessage): string | undefined {
   if (ct && oidOf(ct) !== m.contentType) return 'the contentType signed attribute does not match eContentType';
   let key;
   try {
-    key = createPublicKey({ key: s.cert.spki, format: 'der', type: 'spki' });
+    key = publicKeyFromSpki(s.cert.spki);
   } catch {
     return 'the signer certificate key cannot be read';
   }

@@ -11,10 +11,10 @@
  *   SignedData ::= SEQUENCE { version 1, digestAlgorithms, encapContentInfo { id-data,
  *     [0] EXPLICIT OCTET STRING }, certificates [0] IMPLICIT, signerInfos { SignerInfo } }
  */
-import { constants, createCipheriv, createHash, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
+import { constants, createCipheriv, createHash, publicEncrypt, randomBytes } from 'node:crypto';
 import { integer, nullDer, octetString, oid, printableString, seq, setOf, tlv, time, TAG } from './der.js';
 import { OID } from './algorithms.js';
-import { certRef, cipherOid, CMS_OID, CONTENT_CIPHERS, type ContentCipher } from './cms-read.js';
+import { certRef, cipherOid, CMS_OID, CONTENT_CIPHERS, publicKeyFromSpki, type ContentCipher } from './cms-read.js';
 import { buildCertsOnly } from './cms-certs-only.js';
 
 /** Attribute ::= SEQUENCE { attrType OID, attrValues SET OF AttributeValue } */
@@ -35,7 +35,7 @@ export function buildEnvelope(content: Buffer, recipientCertDer: Buffer, cipher:
   const enc = c.name === 'des-cbc' ? createCipheriv('des-ede3-cbc', Buffer.concat([key, key, key]), iv) : createCipheriv(c.name, key, iv);
   const encrypted = Buffer.concat([enc.update(content), enc.final()]);
   const spki = certRef(recipientCertDer).spki;
-  const encryptedKey = publicEncrypt({ key: createPublicKey({ key: spki, format: 'der', type: 'spki' }), padding: constants.RSA_PKCS1_PADDING }, key);
+  const encryptedKey = publicEncrypt({ key: publicKeyFromSpki(spki), padding: constants.RSA_PKCS1_PADDING }, key);
   const ktri = seq(integer(0), issuerAndSerial(recipientCertDer), seq(oid(CMS_OID.rsaEncryption), nullDer()), octetString(encryptedKey));
   const eci = seq(oid(CMS_OID.data), seq(oid(cipherOid(cipher)), octetString(iv)), tlv(0x80, encrypted));
   return seq(oid(CMS_OID.envelopedData), tlv(0xa0, seq(integer(0), setOf(ktri), eci)));

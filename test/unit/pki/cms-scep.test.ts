@@ -88,6 +88,14 @@ describe.runIf(enabled)('SCEP CMS against openssl', () => {
     expect(verifySignedMessage(m)).toBeUndefined();
     m.content[0] = m.content[0]! ^ 1;
     expect(verifySignedMessage(m)).toMatch(/messageDigest/);
+    // -stream writes BER with indefinite lengths: the asn1js path reads what the DER walker cannot.
+    const s = run('openssl', ['cms', '-sign', '-binary', '-nodetach', '-stream', '-in', f('data.bin'), '-signer', bob.cert, '-inkey', bob.key, '-outform', 'DER', '-out', f('ostream.der')]);
+    expect(s.code, s.stderr).toBe(0);
+    const ber = readFileSync(f('ostream.der'));
+    expect(ber[1]).toBe(0x80);
+    const mb = parseSignedMessage(ber);
+    expect(verifySignedMessage(mb)).toBeUndefined();
+    expect(mb.content.equals(readFileSync(f('data.bin')))).toBe(true);
   });
 });
 
