@@ -76,6 +76,8 @@ export interface EnrollmentRepository {
     change: { status: ScepTransactionStatus; serial?: string | null; failInfo?: number | null; approvalId?: string | null; messageType?: number; csrHash?: string },
     from: ScepTransactionStatus[],
     audit?: AuditInput[],
+    /** durable: false commits without its own fsync (synced by the next durable commit). */
+    opts?: { durable?: boolean },
   ): Promise<boolean>;
   /** Removes a transaction (e.g. one whose processing failed before any outcome). */
   deleteScepTransaction(label: string, transactionId: string, from: ScepTransactionStatus[]): Promise<boolean>;

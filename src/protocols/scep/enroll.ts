@@ -107,7 +107,9 @@ export class ScepEnrollment {
         return { status: 'PENDING' };
       }
       const issued = await this.p.authority.issue({ csr, profile: label.profile, protocol: 'scep', requester: ctx.requester, provisioner: labelName, replaces, issuerId: ctx.issuerId });
-      await this.p.enrollment.updateScepTransaction(labelName, msg.transactionId, { status: 'success', serial: issued.serial }, ['processing'], this.p.audit.emitted([ctx.auditOk({ serial: issued.serial })]));
+      // The certificate is already durable; the outcome rides on the next synchronous commit
+      // (a power loss in between leaves the transaction in `processing`: replays answer PENDING).
+      await this.p.enrollment.updateScepTransaction(labelName, msg.transactionId, { status: 'success', serial: issued.serial }, ['processing'], this.p.audit.emitted([ctx.auditOk({ serial: issued.serial })]), { durable: false });
       ctx.audited = true;
       return { status: 'SUCCESS', certs: [issued.der, ...this.chainCerts(issued.issuerId)], cipher: ctx.cipher };
     } catch (e) {

@@ -75,7 +75,7 @@ export function sqliteEnrollmentRepository(db: Database.Database, w: WriteBatche
         // again; the outcome (certificate insert, transaction update) is a synchronous commit.
       }, false),
     getScepTransaction: async (label, id) => readTx(label, id),
-    updateScepTransaction: (label, id, ch, from, audit = []) =>
+    updateScepTransaction: (label, id, ch, from, audit = [], opts) =>
       w.run((d) => {
         const res = d
           .prepare(
@@ -87,7 +87,7 @@ export function sqliteEnrollmentRepository(db: Database.Database, w: WriteBatche
         if (res.changes === 0) return false;
         appendAuditSync(d, audit);
         return true;
-      }),
+      }, opts?.durable ?? true),
     deleteScepTransaction: (label, id, from) =>
       w.run((d) => d.prepare(`DELETE FROM scep_transactions WHERE label = ? AND transaction_id = ? AND status IN (${inList(from.length)})`).run(label, id, ...from).changes > 0),
 
