@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flintca, hasCommand, run, runAsync, serve, type Served } from '../helpers/flintca.js';
 import { buildRequest, issuerAndSubject, newDevice, readCertRep } from '../helpers/scep-client.js';
@@ -255,6 +256,25 @@ describe('SCEP front-end', () => {
     verifyChain(rsaData, pem);
     const issued = flintca(['list', '--data', rsaData, '--json']).stdout.split('\n').filter((l) => l.includes('CN=gated-1'));
     expect(issued).toHaveLength(1);
+  });
+
+  it('replays: same transactionID → same certificate; a transaction abandoned in processing is redone', async () => {
+    if (!enabled) return;
+    const ca = caDer(rsaData);
+    const dev = newDevice('replay-1', PW);
+    const send = async (tid: string) => readCertRep(Buffer.from(await (await post(rsa, (await buildRequest(dev, { messageType: 19, transactionId: tid, recipientDer: ca, content: dev.csrDer, digest: 'sha1', cipher: 'des-ede3-cbc' })).der)).arrayBuffer()), dev);
+    const a = await send('replay-tx');
+    const b = await send('replay-tx');
+    expect(a.status).toBe(0);
+    expect(b.certs[0]!.equals(a.certs[0]!)).toBe(true);
+    // Simulate a node that died mid-request 10 minutes ago.
+    const db = new Database(join(rsaData, 'flintca.db'));
+    db.pragma('busy_timeout = 5000');
+    db.prepare("UPDATE scep_transactions SET status = 'processing', updated_at = ? WHERE transaction_id = 'replay-tx'").run(Date.now() - 600_000);
+    db.close();
+    const c = await send('replay-tx');
+    expect(c.status).toBe(0);
+    expect(c.certs[0]!.equals(a.certs[0]!)).toBe(false);
   });
 
   it('GetCert and GetCRL with SHA-512 and AES-128; a CertRep openssl cms can verify', async () => {

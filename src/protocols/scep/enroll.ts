@@ -22,6 +22,8 @@ import type { ScepPorts } from './ports.js';
 import { FAIL_INFO, MESSAGE_TYPE, type FailInfo } from './wire.js';
 
 const SUPERSEDED = 4;
+/** A transaction still `processing` after this long was abandoned (the node died mid-request). */
+export const ABANDONED_MS = 5 * 60_000;
 
 export interface OperationContext {
   labelName: string;
@@ -86,10 +88,13 @@ export class ScepEnrollment {
     const csr = this.readCsr(ctx.content);
     const csrHash = createHash('sha256').update(csr.der).digest('hex');
     const now = this.p.clock();
-    const claim = await this.p.enrollment.claimScepTransaction({
-      label: labelName, transactionId: msg.transactionId, signerKey: msg.signerKey, csrHash, messageType: msg.messageType,
-      status: 'processing', serial: null, failInfo: null, approvalId: null, createdAt: now,
-    });
+    const fresh = { label: labelName, transactionId: msg.transactionId, signerKey: msg.signerKey, csrHash, messageType: msg.messageType, status: 'processing' as const, serial: null, failInfo: null, approvalId: null, createdAt: now };
+    let claim = await this.p.enrollment.claimScepTransaction(fresh);
+    if (!claim.created && claim.tx.status === 'processing' && now.getTime() - claim.tx.updatedAt.getTime() > ABANDONED_MS && claim.tx.signerKey === msg.signerKey) {
+      // Left behind by a crash mid-request: start over instead of answering PENDING forever.
+      await this.p.enrollment.deleteScepTransaction(labelName, msg.transactionId, ['processing']);
+      claim = await this.p.enrollment.claimScepTransaction(fresh);
+    }
     if (!claim.created && !(await this.renewsFinished(ctx, claim.tx, csrHash))) {
       if (claim.tx.csrHash !== csrHash) throw new FlintError('malformed', 'this transactionID was used with another CSR', { code: 'scep.transactionMismatch' });
       return this.outcomeOf(ctx, claim.tx);
