@@ -344,4 +344,17 @@ describe('SCEP front-end', () => {
     expect(audit).toMatch(/"action":"scep.PKIOperation","object":"scep:default","result":"denied"/);
     expect(existsSync(join(FIXTURES, 'README.md'))).toBe(true);
   });
+
+  it('challenge guessing is throttled per client address (runs last: it trips the limit)', async () => {
+    if (!enabled) return;
+    const ca = caDer(rsaData);
+    const dev = newDevice('guesser', 'wrong-guess');
+    const codes: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const m = await buildRequest(dev, { messageType: 19, transactionId: `guess-${i}`, recipientDer: ca, content: dev.csrDer });
+      codes.push(readCertRep(Buffer.from(await (await post(rsa, m.der)).arrayBuffer()), dev).failInfo ?? -1);
+    }
+    expect(codes.every((c) => c === 2)).toBe(true);
+    expect(flintca(['audit', 'export', '--data', rsaData]).stdout).toMatch(/too many wrong challenge passwords from this address/);
+  });
 });

@@ -13,6 +13,9 @@ import type { ScepPorts } from './ports.js';
 
 export const MAX_CHALLENGE_TTL_MS = 30 * 86_400_000;
 const STATIC_CACHE_MS = 60_000;
+/** Wrong challenges tolerated per client address in FAILURE_WINDOW_MS before requests are refused unchecked. */
+export const MAX_FAILURES = 10;
+export const FAILURE_WINDOW_MS = 60_000;
 
 export const hashChallenge = (challenge: string): string => createHash('sha256').update(challenge, 'utf8').digest('hex');
 
@@ -31,6 +34,7 @@ const sameSet = (a: string[], b: string[]) => JSON.stringify([...a].map((s) => s
 
 export class ScepChallenges {
   private readonly staticOk = new Map<string, number>();
+  private readonly failures = new Map<string, { count: number; since: number }>();
 
   constructor(private readonly p: Pick<ScepPorts, 'enrollment' | 'audit' | 'config' | 'clock' | 'random'>) {}
 
@@ -55,7 +59,24 @@ export class ScepChallenges {
    * Throws forbidden (FAILURE badRequest) when it is missing, wrong, expired, used or bound to
    * another subject. Returns which kind matched (for the audit record).
    */
-  async verify(labelName: string, label: ScepLabel, csr: ParsedCsr, usedBy: string): Promise<'static' | 'dynamic'> {
+  async verify(labelName: string, label: ScepLabel, csr: ParsedCsr, usedBy: string, ip = 'unknown'): Promise<'static' | 'dynamic'> {
+    const nowMs = this.p.clock().getTime();
+    const f = this.failures.get(ip);
+    if (f && nowMs - f.since < FAILURE_WINDOW_MS && f.count >= MAX_FAILURES) {
+      throw new FlintError('rateLimited', 'too many wrong challenge passwords from this address; retry later', { code: 'scep.challengeRateLimited', retryAfter: Math.ceil((f.since + FAILURE_WINDOW_MS - nowMs) / 1000) });
+    }
+    try {
+      return await this.check(labelName, label, csr, usedBy);
+    } catch (e) {
+      // Throttles guessing (and scrypt work) per client address, as EST does for HTTP Basic.
+      if (!f || nowMs - f.since >= FAILURE_WINDOW_MS) this.failures.set(ip, { count: 1, since: nowMs });
+      else f.count++;
+      if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value!);
+      throw e;
+    }
+  }
+
+  private async check(labelName: string, label: ScepLabel, csr: ParsedCsr, usedBy: string): Promise<'static' | 'dynamic'> {
     const pw = csr.challengePassword;
     if (!pw) throw new FlintError('forbidden', 'the CSR carries no challengePassword', { code: 'scep.badChallenge' });
     const now = this.p.clock();

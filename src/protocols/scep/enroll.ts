@@ -34,6 +34,8 @@ export interface OperationContext {
   content: Buffer;
   cipher: ContentCipher;
   requester: string;
+  /** Client address (challenge failure throttling). */
+  ip: string;
   /** The `scep.pkiOperation` ok record, committed with the outcome when one is stored. */
   auditOk: (extra?: Record<string, unknown>) => AuditInput;
   /** Set when auditOk was committed already. */
@@ -102,7 +104,7 @@ export class ScepEnrollment {
     try {
       let replaces: string | undefined;
       if (msg.messageType === MESSAGE_TYPE.RenewalReq) replaces = await this.checkRenewal(ctx, csr);
-      else await this.challenges.verify(labelName, label, csr, `${labelName}:${msg.transactionId}`);
+      else await this.challenges.verify(labelName, label, csr, `${labelName}:${msg.transactionId}`, ctx.ip);
       if (label.requireApproval && msg.messageType === MESSAGE_TYPE.PKCSReq) {
         const id = approvalIdFor(labelName, msg.transactionId);
         const subject = nameToString(csr.subject);

@@ -92,7 +92,7 @@ export class ScepHandlers {
     try {
       checkRequestAttributes(msg);
       const { content, cipher } = await openEnvelope(msg, responder, label.allowDES3);
-      const ctx: OperationContext = { labelName: req.label, label, issuerId, msg, content, cipher, requester, auditOk };
+      const ctx: OperationContext = { labelName: req.label, label, issuerId, msg, content, cipher, requester, ip: req.ip, auditOk };
       outcome = await this.enrollment.process(ctx);
       audited = ctx.audited === true;
     } catch (err) {
