@@ -13,7 +13,6 @@ export const SCEP_CODE_FAILINFO: Readonly<Record<string, FailInfo>> = Object.fre
   'scep.notForUs': FAIL_INFO.badMessageCheck,
   'cms.malformed': FAIL_INFO.badMessageCheck,
   'cms.wrongContentType': FAIL_INFO.badMessageCheck,
-  'scep.badTime': FAIL_INFO.badTime,
   'scep.badCertId': FAIL_INFO.badCertId,
   'certificate.unknown': FAIL_INFO.badCertId,
 });

@@ -1,4 +1,6 @@
 /** SCEP config loading, the failInfo / status tables (rule 3) and admin token helpers. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_KINDS, FlintError } from '../../../../src/errors/index.js';
 import { checkScopes, hashTokenSecret, newAdminToken, scopeAllows } from '../../../../src/http/admin-auth.js';
@@ -36,6 +38,15 @@ describe('SCEP error tables', () => {
     expect(failInfoFor(new FlintError('malformed', 'x', { code: 'scep.badAlg' }))).toBe(FAIL_INFO.badAlg);
     expect(failInfoFor(new FlintError('malformed', 'x', { code: 'scep.notForUs' }))).toBe(FAIL_INFO.badMessageCheck);
     expect(failInfoFor(new FlintError('forbidden', 'x', { code: 'scep.challengeUsed' }))).toBe(FAIL_INFO.badRequest);
+  });
+
+  it('every scep.* / cms.* / admin.* code is documented in the README (rule 3)', () => {
+    const root = join(import.meta.dirname, '../../../..');
+    const files = ['src/protocols/scep/challenges.ts', 'src/protocols/scep/enroll.ts', 'src/protocols/scep/handlers.ts', 'src/protocols/scep/message.ts', 'src/protocols/scep/routes.ts', 'src/protocols/scep/admin.ts', 'src/protocols/scep/errors.ts', 'src/pki/cms-read.ts', 'src/http/admin-auth.ts', 'src/cli/admin.ts'];
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const codes = new Set(files.flatMap((f) => [...readFileSync(join(root, f), 'utf8').matchAll(/'((?:scep|cms|admin)\.[A-Za-z]+)'/g)].map((m) => m[1]!)));
+    expect(codes.size).toBeGreaterThan(20);
+    expect([...codes].filter((c) => !readme.includes(c))).toEqual([]);
   });
 
   it('text/plain answers never carry internal detail', () => {
