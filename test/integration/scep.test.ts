@@ -157,6 +157,12 @@ describe('SCEP front-end', () => {
     const des = await scepclient(url(rsa, '/scep/nodes'), ['-challenge', PW, '-cn', 'rsa-dev-des']);
     expect(des.code).not.toBe(0);
     expect(des.out).toMatch(/failInfo: badAlg/);
+    const dev = newDevice('rsa-dev-des3', PW);
+    for (const [cipher, failInfo] of [['des-ede3-cbc', 0], ['aes-128-cbc', undefined]] as const) {
+      const m = await buildRequest(dev, { messageType: 19, transactionId: `des3-${cipher}`, recipientDer: caDer(rsaData), content: dev.csrDer, cipher });
+      const rep = readCertRep(Buffer.from(await (await post(rsa, m.der, '/scep/nodes')).arrayBuffer()), dev);
+      expect(rep.failInfo).toBe(failInfo);
+    }
   });
 
   it('one-time challenges from the CLI: work once, expire, and honour their common-name binding', async () => {
