@@ -9,6 +9,8 @@ import { revocationFrontend } from '../revocation/mount.js';
 import type { ServeOptions } from './serve.js';
 import { estFrontend } from '../protocols/est/mount.js';
 import { acmeFrontend } from '../protocols/acme/mount.js';
+import { scepFrontend } from '../protocols/scep/mount.js';
+import { adminFrontend } from './admin.js';
 
 export interface Frontend {
   name: string;
@@ -26,4 +28,6 @@ export const frontendFactories: FrontendFactory[] = [
   revocationFrontend,
   estFrontend,
   acmeFrontend,
+  scepFrontend,
+  adminFrontend,
 ];

@@ -34,6 +34,25 @@ export interface InitOptions {
   force?: boolean;
   httpPort?: number;
   httpsPort?: number;
+  /** Issuing CA key: p-256 (default) or rsa-2048 (SCEP then needs no RA). */
+  issuingKeyType?: 'p-256' | 'rsa-2048';
+}
+
+export const SCEP_RA_KEY_LABEL = 'scep-ra';
+export const SCEP_RA_CERT_FILE = 'ca/scep-ra.crt';
+
+/**
+ * SCEP needs RSA key transport (RFC 8894 §2.1): for a non-RSA issuing CA, an RSA-2048 RA key in
+ * the key store and an RA certificate (profile scep-ra: keyEncipherment + digitalSignature)
+ * issued by the issuing CA.
+ */
+async function createScepRa(keys: KeyStore, authority: Authority, audit: AuditLog, name: string, certFile: string, actor: string): Promise<void> {
+  const raKey = await keys.generate(SCEP_RA_KEY_LABEL, 'RSA-2048');
+  await audit.record({ actor, action: 'key.generate', object: raKey.keyUri, result: 'ok', data: { keyType: 'RSA-2048', purpose: 'SCEP RA' } });
+  const csr = trustedKeyRequest(raKey.publicKey, [{ type: 'O', value: name }, { type: 'CN', value: `${name} SCEP RA` }], {}, 'RSA-2048', 2048);
+  const ra = await authority.issue({ csr, trustedKey: true, profile: 'scep-ra', protocol: 'cli', requester: actor });
+  writeFileSync(certFile, toPem(ra.der, 'CERTIFICATE'));
+  await audit.record({ actor, action: 'scep.ra.issue', object: `certificate:${ra.serial}`, result: 'ok', data: { keyUri: raKey.keyUri, notAfter: ra.notAfter.toISOString() } });
 }
 
 export const SHIPPED_PROFILES_DIR = fileURLToPath(new URL('../../profiles/', import.meta.url));
@@ -100,6 +119,7 @@ export async function runInit(o: InitOptions, logger: Logger, out: (line: string
   const names = o.dns.split(',').map((s) => s.trim()).filter(Boolean);
   const host = names.find((n) => !isIP(n)) ?? 'localhost';
   const httpPort = o.httpPort ?? 8080;
+  const issuingKeyType = o.issuingKeyType === 'rsa-2048' ? 'RSA-2048' : 'P-256';
   const httpsPort = o.httpsPort ?? 8443;
   const fileConfig: Record<string, unknown> = {
     version: 1,
@@ -114,7 +134,10 @@ export async function runInit(o: InitOptions, logger: Logger, out: (line: string
     server: { host: '0.0.0.0', httpsPort, httpPort },
     audit: { keyLabel: 'audit', checkpointEvery: 1000, checkpointIntervalSeconds: 300 },
     est: o.estPassword ? { users: [{ name: 'est', passwordHash: hashSecret(o.estPassword) }] } : undefined,
-    scep: o.scepChallenge ? { challengeHash: hashSecret(o.scepChallenge) } : undefined,
+    scep: {
+      ...(o.scepChallenge ? { challengeHash: hashSecret(o.scepChallenge) } : {}),
+      ...(issuingKeyType !== 'RSA-2048' ? { ra: { keyLabel: SCEP_RA_KEY_LABEL, certFile: SCEP_RA_CERT_FILE } } : {}),
+    },
   };
   writeFileSync(configPath(dir), JSON.stringify(fileConfig, null, 2) + '\n');
   cpSync(SHIPPED_PROFILES_DIR, join(dir, 'profiles'), { recursive: true });
@@ -135,11 +158,12 @@ export async function runInit(o: InitOptions, logger: Logger, out: (line: string
     await createRootCa(deps, { id: 'root', keyLabel: 'root-ca', keyType: 'P-256', subject: [{ type: 'O', value: o.name }, { type: 'CN', value: `${o.name} Root CA` }], validityDays: 3650, pathLen: 1, actor });
     let issuers = await IssuerRegistry.load(store.cas, keys);
     const urls = publicUrls(config.publicBaseUrl);
-    await createSubordinateCa(deps, issuers, urls, 'root', { id: 'issuing', keyLabel: 'issuing-ca-1', keyType: 'P-256', subject: [{ type: 'O', value: o.name }, { type: 'CN', value: `${o.name} Issuing CA 1` }], validityDays: 1825, pathLen: 0, actor });
+    await createSubordinateCa(deps, issuers, urls, 'root', { id: 'issuing', keyLabel: 'issuing-ca-1', keyType: issuingKeyType, subject: [{ type: 'O', value: o.name }, { type: 'CN', value: `${o.name} Issuing CA 1` }], validityDays: 1825, pathLen: 0, actor });
     issuers = await IssuerRegistry.load(store.cas, keys);
 
     const authority = new Authority({ store, audit, issuers, profiles, defaultIssuer: 'issuing', urls, clock: () => new Date(), random: (n) => randomBytes(n) });
     await issueListenerCertificate({ config, audit, authority, names, actor });
+    if (issuingKeyType !== 'RSA-2048') await createScepRa(keys, authority, audit, o.name, config.path(SCEP_RA_CERT_FILE), actor);
 
     const root = issuers.get('root');
     const issuing = issuers.get('issuing');
@@ -152,6 +176,7 @@ export async function runInit(o: InitOptions, logger: Logger, out: (line: string
     out(`  key store:   ${keys.kind === 'pkcs11' ? `SoftHSM token "flintca" (${config.path('hsm')})` : `encrypted software keys (${config.path('keys')})`}`);
     out(`  root CA:     ${root.record.subject}  sha256=${certificateFingerprint(root.record.certDer, 'sha256')}  key=${root.record.keyUri}`);
     out(`  issuing CA:  ${issuing.record.subject}  sha256=${certificateFingerprint(issuing.record.certDer, 'sha256')}  key=${issuing.record.keyUri}`);
+    if (issuingKeyType !== 'RSA-2048') out(`  SCEP RA:     ${config.path(SCEP_RA_CERT_FILE)} (RSA-2048 key "${SCEP_RA_KEY_LABEL}")`);
     out(`  TLS cert:    ${config.path(config.tls.certFile)} for ${names.join(', ')}`);
     out(`  audit key:   ${auditKey.keyUri} (public key ${auditPublicKeyPath(config)})`);
     out(`  trust root:  ${join(dir, 'ca', 'root.crt')}`);

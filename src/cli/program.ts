@@ -10,6 +10,7 @@ import { makeLogger } from './runtime.js';
 import { runServe } from './serve.js';
 import { runCeremony, runValidate } from './ceremony/run.js';
 import { runPublish } from './ceremony/publish.js';
+import { runScepChallenge, runTokenCreate, runTokenList, runTokenRevoke } from './scep.js';
 
 const out = (s: string) => process.stdout.write(s + '\n');
 
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
     .option('--scep-challenge <pw>', 'static SCEP challenge password')
     .option('--http-port <port>', 'plain HTTP port written into the config and certificate URLs', port)
     .option('--https-port <port>', 'HTTPS port written into the config', port)
+    .addOption(new Option('--issuing-key-type <type>', 'key of the issuing CA (SCEP needs RSA, or an RSA RA certificate that init makes for p-256)').choices(['p-256', 'rsa-2048']).default('p-256'))
     .option('--force', 'wipe DIR and start over')
     .action(async (o) => runInit(o, makeLogger('stderr', 'warn'), out));
 
@@ -122,6 +124,41 @@ export function buildProgram(): Command {
     .option('--provisioner <name>', 'ACME provisioner', 'acme')
     .option('--json', 'print {provisioner, kid, hmacKey} as JSON')
     .action(async (o) => runAcmeEabCreate(o, out));
+
+  program
+    .command('scep')
+    .description('SCEP administration')
+    .command('challenge')
+    .description('print a one-time SCEP challenge password for a label')
+    .addOption(dataOption())
+    .option('--label <label>', 'SCEP label', 'default')
+    .option('--ttl <duration>', 'lifetime, e.g. 1h, 30m, 7d (at most 30d)', '1h')
+    .option('--subject <cn>', 'bind to this CSR common name (CN=… or the bare value)')
+    .option('--dns <names>', 'bind to exactly these DNS names, comma-separated')
+    .option('--json', 'print {challenge, label, expiresAt} as JSON')
+    .action(async (o) => runScepChallenge(o, out));
+
+  const token = program.command('token').description('admin API bearer tokens (shown once, stored hashed)');
+  token
+    .command('create')
+    .description('create a bearer token for the admin API and print it once')
+    .addOption(dataOption())
+    .requiredOption('--scope <scope...>', 'scopes, e.g. scep-challenge:LABEL or scep-challenge:*')
+    .option('--description <text>', 'what the token is for')
+    .option('--json', 'print {id, token, scopes} as JSON')
+    .action(async (o) => runTokenCreate(o, out));
+  token
+    .command('list')
+    .description('list admin tokens (ids, scopes, status; never the secrets)')
+    .addOption(dataOption())
+    .option('--json', 'one JSON object per line')
+    .action(async (o) => runTokenList(o, out));
+  token
+    .command('revoke')
+    .description('revoke an admin token by id')
+    .argument('<id>', 'token id (from token list)')
+    .addOption(dataOption())
+    .action(async (id, o) => runTokenRevoke(o, id, out));
 
   const audit = program.command('audit').description('the tamper-evident audit log');
   audit

@@ -113,5 +113,58 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await s.approvals.get('tx-1')).toMatchObject({ status: 'issued', serial: 'ab', decidedBy: 'op', extra: { nonce: 'n' } });
       await s.close();
     });
+    it('enrollment: SCEP transactions are claimed once and change state only from the expected states', async () => {
+      const s = await open();
+      const tx = { label: 'iot', transactionId: 'tid-1', signerKey: 'k1', csrHash: 'c1', messageType: 19, status: 'processing' as const, serial: null, failInfo: null, approvalId: null, createdAt: new Date() };
+      const a = await s.enrollment.claimScepTransaction(tx);
+      expect(a.created).toBe(true);
+      const b = await s.enrollment.claimScepTransaction({ ...tx, signerKey: 'k2' });
+      expect(b).toMatchObject({ created: false, tx: { signerKey: 'k1', status: 'processing' } });
+      expect((await s.enrollment.claimScepTransaction({ ...tx, label: 'other' })).created).toBe(true);
+      const head = (await s.audit.head())?.seq ?? 0;
+      expect(await s.enrollment.updateScepTransaction('iot', 'tid-1', { status: 'success', serial: 'ab' }, ['pending'])).toBe(false);
+      expect(await s.enrollment.updateScepTransaction('iot', 'tid-1', { status: 'success', serial: 'ab' }, ['processing'], [{ actor: 't', action: 'scep.pkiOperation', object: 'x', result: 'ok' }])).toBe(true);
+      expect((await s.audit.head())!.seq).toBe(head + 1);
+      expect(await s.enrollment.getScepTransaction('iot', 'tid-1')).toMatchObject({ status: 'success', serial: 'ab', messageType: 19 });
+      expect(await s.enrollment.updateScepTransaction('iot', 'tid-1', { status: 'processing', messageType: 17, csrHash: 'c2' }, ['success'])).toBe(true);
+      expect(await s.enrollment.getScepTransaction('iot', 'tid-1')).toMatchObject({ status: 'processing', messageType: 17, csrHash: 'c2', serial: 'ab' });
+      expect(await s.enrollment.deleteScepTransaction('iot', 'tid-1', ['success'])).toBe(false);
+      expect(await s.enrollment.deleteScepTransaction('iot', 'tid-1', ['processing'])).toBe(true);
+      expect(await s.enrollment.getScepTransaction('iot', 'tid-1')).toBeUndefined();
+      await s.enrollment.claimScepTransaction({ ...tx, transactionId: 'tid-2' });
+      expect(await s.enrollment.updateScepTransaction('iot', 'tid-2', { status: 'pending', approvalId: 'ap-1' }, ['processing'])).toBe(true);
+      expect(await s.enrollment.getScepTransaction('iot', 'tid-2')).toMatchObject({ status: 'pending', approvalId: 'ap-1', failInfo: null });
+      await s.close();
+    });
+
+    it('enrollment: one-time challenges are consumed once, only on their label and before they expire', async () => {
+      const s = await open();
+      const now = new Date('2026-06-01T00:00:00Z');
+      const ch = { hash: 'h'.repeat(64), label: 'iot', subject: 'dev-1', sans: ['dns:dev-1.iot'], createdBy: 'cli:t', createdAt: now, expiresAt: new Date(now.getTime() + 3_600_000) };
+      await s.enrollment.createScepChallenge(ch, [{ actor: 't', action: 'scep.challenge.create', object: 'c', result: 'ok' }]);
+      expect(await s.enrollment.getScepChallenge(ch.hash)).toMatchObject({ label: 'iot', subject: 'dev-1', sans: ['dns:dev-1.iot'], usedAt: null });
+      expect(await s.enrollment.consumeScepChallenge(ch.hash, 'other', now, 'x')).toBe(false);
+      expect(await s.enrollment.consumeScepChallenge(ch.hash, 'iot', new Date(now.getTime() + 3_600_000), 'x')).toBe(false); // expired
+      const results = await Promise.all([1, 2, 3].map((i) => s.enrollment.consumeScepChallenge(ch.hash, 'iot', now, `tx-${i}`)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect((await s.enrollment.getScepChallenge(ch.hash))?.usedAt).toEqual(now);
+      expect(await s.enrollment.getScepChallenge('0'.repeat(64))).toBeUndefined();
+      await s.close();
+    });
+
+    it('enrollment: admin tokens are stored hashed with scopes and revoked once', async () => {
+      const s = await open();
+      const t = { id: 'a1b2c3d4e5f60718', hash: 'f'.repeat(64), scopes: ['scep-challenge:iot'], description: 'mdm', createdBy: 'cli:t', createdAt: new Date() };
+      await s.enrollment.createAdminToken(t, [{ actor: 't', action: 'admin.token.create', object: 'token:a1', result: 'ok' }]);
+      expect(await s.enrollment.getAdminToken(t.id)).toMatchObject({ scopes: ['scep-challenge:iot'], revokedAt: null, lastUsedAt: null });
+      await s.enrollment.touchAdminToken(t.id, new Date('2026-06-01T00:00:00Z'));
+      expect((await s.enrollment.getAdminToken(t.id))?.lastUsedAt).toEqual(new Date('2026-06-01T00:00:00Z'));
+      expect((await s.enrollment.listAdminTokens()).map((x) => x.id)).toContain(t.id);
+      expect(await s.enrollment.revokeAdminToken(t.id, new Date())).toBe(true);
+      expect(await s.enrollment.revokeAdminToken(t.id, new Date())).toBe(false);
+      expect(await s.enrollment.revokeAdminToken('nope', new Date())).toBe(false);
+      expect((await s.enrollment.getAdminToken(t.id))?.revokedAt).toBeInstanceOf(Date);
+      await s.close();
+    });
   });
 }
