@@ -60,7 +60,7 @@ export class AcmeError extends Error {
   constructor(
     readonly type: AcmeErrorType,
     readonly detail: string,
-    readonly extra: { status?: number; algorithms?: string[]; subproblems?: Problem['subproblems'] } = {},
+    readonly extra: { status?: number; algorithms?: string[]; subproblems?: Problem['subproblems']; retryAfter?: number } = {},
   ) {
     super(detail);
     this.name = 'AcmeError';
@@ -85,4 +85,11 @@ export function toProblem(e: unknown): Problem {
     return problem(m.type, detail, m.status);
   }
   return problem('serverInternal', 'internal error');
+}
+
+/** Seconds the client should wait (rateLimited, unavailable), for the Retry-After header of a problem response. */
+export function retryAfterOf(e: unknown): number | undefined {
+  if (e instanceof AcmeError) return e.extra.retryAfter;
+  if (isFlintError(e)) return e.retryAfter;
+  return undefined;
 }

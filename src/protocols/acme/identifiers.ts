@@ -42,3 +42,18 @@ export function parseIdentifiers(v: unknown): AcmeIdentifier[] {
 export function identifierKeys(ids: AcmeIdentifier[]): string[] {
   return ids.map((i) => `${i.type}:${i.type === 'ip' ? canonicalIp(i.value) : i.value.toLowerCase()}`).sort();
 }
+
+/**
+ * The "registered domain" certificates-per-domain limits count against. An internal CA has no
+ * public suffix list: under a provisioner DNS suffix it is that suffix plus one label
+ * (a.b.corp.example → b.corp.example for suffix corp.example), else the last two labels; an IP
+ * address counts as itself.
+ */
+export function registeredDomain(id: AcmeIdentifier, suffixes: string[] = []): string {
+  if (id.type === 'ip') return `ip:${canonicalIp(id.value)}`;
+  const name = id.value.toLowerCase().replace(/^\*\./, '');
+  const labels = name.split('.');
+  const suffix = suffixes.filter((s) => name === s || name.endsWith(`.${s}`)).sort((x, y) => y.length - x.length)[0];
+  const keep = suffix ? suffix.split('.').length + 1 : 2;
+  return `dns:${labels.slice(-keep).join('.')}`;
+}

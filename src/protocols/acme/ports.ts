@@ -19,4 +19,10 @@ export interface AcmeDeps {
   /** Called when a challenge should be validated (asynchronously). */
   enqueueValidation: (challengeId: string) => void;
   logger?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  /** Lease on a processing order (ms); another node finishes it after that. Default 60 s. */
+  leaseMs?: number;
+  /** How long finalize waits for issuance before answering `processing` (ms). Default 5 s. */
+  finalizeWaitMs?: number;
+  /** §7.4.2 alternate chains for an issuer: each a list of DER CA certificates sent after the leaf. */
+  alternateChains?: (issuerId: string) => Buffer[][];
 }
