@@ -166,7 +166,9 @@ describe('ACME with acme-client', () => {
     await client.updateAccountKey(await acme.crypto.createPrivateEcdsaKey());
     expect(client.getAccountUrl()).toBe(url);
     const again = await client.createOrder({ identifiers: [{ type: 'ip', value: '127.0.0.1' }] });
-    expect(again.status).toBe('pending');
+    // §7.1.4 authorization reuse: the account's valid authorization for 127.0.0.1 is attached again.
+    expect(again.status).toBe('ready');
+    expect(again.authorizations).toEqual(second.order.authorizations);
 
     // Deactivation: the account then cannot order.
     const d = await client.updateAccount({ status: 'deactivated' });
