@@ -105,6 +105,13 @@ describe('ACME with lego', () => {
     expect(text.stdout).toContain('DNS:*.wild.test.internal');
   }, 200_000);
 
+  it('lego 4.9 cannot order an IP identifier: it sends it as type dns, which RFC 8738 forbids (IP is covered with acme-client)', async () => {
+    if (!enabled) return;
+    const r = await lego(['--domains', '127.0.0.1', '--http', '--http.port', `127.0.0.1:${http01}`, 'run']);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/rejectedIdentifier :: "127\.0\.0\.1" is not a valid DNS name/);
+  }, 60_000);
+
   it('issues with tls-alpn-01', async () => {
     if (!enabled) return;
     const r = await lego(['--domains', 'alpn.test.internal', '--tls', '--tls.port', `127.0.0.1:${alpn}`, 'run']);

@@ -65,6 +65,7 @@ export function acmeFrontend(rt: Runtime, opts: ServeOptions): Frontend {
     profileDescriptions: Object.fromEntries([...rt.authority.profiles].map(([name, p]) => [name, p.description])),
     clock: () => new Date(),
     enqueueValidation: (id) => void pool.enqueue(id),
+    validationSettled: (id) => pool.settled(id),
     logger: rt.logger,
     alternateChains: (issuerId) => alternates.get(issuerId) ?? [],
   };

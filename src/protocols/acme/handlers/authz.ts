@@ -34,6 +34,14 @@ export async function challengeResource(ctx: AcmeContext): Promise<AcmeReply> {
   if (ch.status === 'pending' && (await ctx.deps.repo.startChallenge(ch.id, ctx.deps.clock()))) {
     ch = { ...ch, status: 'processing' };
     ctx.deps.enqueueValidation(ch.id);
+    // Loopback-fast validations finish within the request: answering with the result spares the
+    // client a poll (lego and acme-client otherwise back off for the Retry-After).
+    if (ctx.deps.validationSettled) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([ctx.deps.validationSettled(ch.id), new Promise((r) => (timer = setTimeout(r, ctx.deps.validationWaitMs ?? 1500)))]);
+      clearTimeout(timer);
+      ch = (await ctx.deps.repo.getChallenge(ch.id)) ?? ch;
+    }
   }
   // §8.2: while validation runs, tell the client when to look again.
   return { ...up, json: renderChallenge(ctx.urls, ch), ...(ch.status === 'processing' ? { retryAfter: PROCESSING_RETRY_AFTER } : {}) };

@@ -37,22 +37,29 @@ const TRANSIENT = new Set(['urn:ietf:params:acme:error:connection', 'urn:ietf:pa
 
 export class ValidationPool {
   private readonly queue: string[] = [];
-  /** Queued or running here (the sweeper must not queue them twice). */
-  private readonly known = new Set<string>();
+  /** Queued or running here (the sweeper must not queue them twice), with what their waiters wait on. */
+  private readonly known = new Map<string, { done: Promise<void>; resolve: () => void }>();
   private active = 0;
   private closed = false;
   private readonly idle: (() => void)[] = [];
 
   constructor(private readonly o: ValidatorOptions) {}
 
-  /** False when the queue is full (the challenge stays processing in the store for a sweeper). */
+  /** False when closed, already queued here, or the queue is full (the challenge then stays processing in the store for a sweeper). */
   enqueue(challengeId: string): boolean {
     if (this.closed || this.known.has(challengeId)) return false;
     if (this.queue.length >= (this.o.maxQueue ?? 1000)) return false;
-    this.known.add(challengeId);
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    this.known.set(challengeId, { done, resolve });
     this.queue.push(challengeId);
     this.pump();
     return true;
+  }
+
+  /** Resolves when this node's job for the challenge has finished (at once when there is none). */
+  settled(challengeId: string): Promise<void> {
+    return this.known.get(challengeId)?.done ?? Promise.resolve();
   }
 
   get load(): number {
@@ -66,6 +73,7 @@ export class ValidationPool {
       void this.validate(id)
         .catch((e) => this.o.logger?.warn({ err: e, challenge: id }, 'acme validation bookkeeping failed'))
         .finally(() => {
+          this.known.get(id)?.resolve();
           this.known.delete(id);
           this.active--;
           this.pump();
@@ -122,7 +130,7 @@ export class ValidationPool {
   /** Stops taking work and waits for in-flight validations. */
   async close(): Promise<void> {
     this.closed = true;
-    this.queue.splice(0).forEach((id) => this.known.delete(id));
+    this.queue.splice(0).forEach((id) => (this.known.get(id)?.resolve(), this.known.delete(id)));
     if (this.active === 0) return;
     await new Promise<void>((r) => this.idle.push(r));
   }
