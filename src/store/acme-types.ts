@@ -110,6 +110,11 @@ export interface AcmeWriteOptions {
   /** The time rate-limit windows are taken from. */
   now?: Date;
   limits?: AcmeRateLimit[];
+  /**
+   * false: the write may commit without its own flush to disk (safe against a process crash; a
+   * later durable commit makes it durable). For intermediate states a durable write always follows.
+   */
+  durable?: boolean;
 }
 
 export interface AcmeRepository {
@@ -117,6 +122,13 @@ export interface AcmeRepository {
   addNonce(nonce: string, expires: Date): Promise<void>;
   /** Deletes the nonce; true only when it existed and had not expired (single use across nodes). */
   consumeNonce(nonce: string, now: Date): Promise<boolean>;
+  /**
+   * Stateless (HMAC) nonces: records the nonce as used until `expires`; true only the first time
+   * (single use across nodes). Expired entries are pruned.
+   */
+  useNonce(nonce: string, expires: Date): Promise<boolean>;
+  /** A random secret shared by every node (created on first use, e.g. the nonce HMAC key). */
+  sharedSecret(name: string): Promise<Buffer>;
 
   /**
    * With `eabKid`, the EAB key is claimed in the same transaction (unused and of `provisioner`,
@@ -168,7 +180,11 @@ export interface AcmeRepository {
   getChallenge(id: string): Promise<AcmeChallengeRecord | undefined>;
   /** Challenges left in processing (e.g. by a restart), to validate again. */
   listProcessingChallenges(limit: number): Promise<string[]>;
-  /** pending → processing (started at `now`, no lease yet); false when the challenge was not pending. */
+  /**
+   * pending → processing (started at `now`, no lease yet); false when the challenge was not pending.
+   * Not flushed on its own: the result (completeChallenge) is; a power loss before it leaves the
+   * challenge pending, which the client may simply retry.
+   */
   startChallenge(id: string, now?: Date): Promise<boolean>;
   /** Takes the validation lease of a processing challenge (free or lapsed); the attempt number, or undefined. */
   claimChallenge(id: string, now: Date, until: Date): Promise<number | undefined>;

@@ -230,5 +230,21 @@ function acmeRepositoryContract(name: string, open: () => Promise<Store>): void 
       expect(await s.acme.findSerialByRequester('acme:pa1/order/none')).toBeUndefined();
       await s.close();
     });
+
+    it('used nonces are accepted once; shared secrets are created once and the same for every opener', async () => {
+      const s = await open();
+      const exp = new Date(Date.now() + HOUR);
+      const results = await Promise.all([s.acme.useNonce('n-contract-1', exp), s.acme.useNonce('n-contract-1', exp), s.acme.useNonce('n-contract-1', exp)]);
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await s.acme.useNonce('n-contract-2', exp)).toBe(true);
+      const [a, b] = await Promise.all([s.acme.sharedSecret('contract-secret'), s.acme.sharedSecret('contract-secret')]);
+      expect(a.length).toBe(32);
+      expect(a.equals(b)).toBe(true);
+      await s.close();
+      const s2 = await open();
+      expect((await s2.acme.sharedSecret('contract-secret')).equals(a)).toBe(true);
+      expect((await s2.acme.sharedSecret('other-secret')).equals(a)).toBe(false);
+      await s2.close();
+    });
   });
 }

@@ -102,4 +102,13 @@ export const acmeMigrations: Migration[] = [
       CREATE INDEX certificates_requester ON certificates(requester);
     `,
   },
+  {
+    version: 203,
+    name: 'acme: stateless (HMAC) nonces: used-nonce set and shared secrets',
+    sql: `
+      CREATE TABLE acme_used_nonces (nonce TEXT PRIMARY KEY, expires INTEGER NOT NULL);
+      CREATE INDEX acme_used_nonces_expires ON acme_used_nonces(expires);
+      CREATE TABLE acme_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL, created_at INTEGER NOT NULL);
+    `,
+  },
 ];

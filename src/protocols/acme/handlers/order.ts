@@ -180,7 +180,7 @@ export async function finalize(ctx: AcmeContext): Promise<AcmeReply> {
   const lease = new Date(now.getTime() + (ctx.deps.leaseMs ?? DEFAULT_LEASE_MS));
   const started = await ctx.deps.repo.updateOrder(o.id, ['ready'], { status: 'processing', csr: der, claimedUntil: lease }, ctx.deps.audit.emitted([
     { actor: `acme:${a.id}`, action: 'acme.order.process', object: `acme-order:${o.id}`, result: 'ok' },
-  ]), { now, limits });
+  ]), { now, limits, durable: false }); // the issuance's durable commit follows (a power loss before it leaves the order ready)
   if (!started) throw new AcmeError('orderNotReady', 'order is no longer ready');
   // The store holds the job: if this node dies now, another node's sweeper finishes it.
   const job = finishOrder(ctx.deps, o.id, ctx.prov).catch((e) => ctx.deps.logger?.warn({ err: e, order: o.id }, 'acme: finalization bookkeeping failed'));
