@@ -197,7 +197,15 @@ describe('ACME with acme-client', () => {
     await expect(client.createOrder({ identifiers: [{ type: 'ip', value: '127.0.0.1' }], profile: 'nope' } as never)).rejects.toThrow(/invalidProfile/);
     const { cert } = await issue(client);
     expect(cert).toMatch(/BEGIN CERTIFICATE/);
-    void ERR;
+    // A CSR with a weak key (RSA-1024) is refused by the profile at finalize: badCSR, order invalid.
+    const order = await client.createOrder({ identifiers: [{ type: 'ip', value: '127.0.0.1' }] });
+    expect(order.status).toBe('ready'); // the account's valid authorization is reused
+    const [, weak] = await acme.crypto.createCsr({ altNames: ['127.0.0.1'] }, await acme.crypto.createPrivateRsaKey(1024));
+    const err = await client.finalizeOrder(order, weak).catch((e: unknown) => e as Error);
+    expect(String(err)).toMatch(/RSA|bits|key/i);
+    const after = await client.getOrder(order);
+    expect(after.status).toBe('invalid');
+    expect(after.error?.type).toBe(`${ERR}badCSR`);
   }, 60_000);
 
   it('alternate chains: Link rel="alternate" to /cert/{serial}/1 with the cross-signed chain; acme-client picks it by root name', async () => {
