@@ -205,7 +205,7 @@ describe('ACME with acme-client', () => {
     expect(String(err)).toMatch(/RSA|bits|key/i);
     const after = await client.getOrder(order);
     expect(after.status).toBe('invalid');
-    expect(after.error?.type).toBe(`${ERR}badCSR`);
+    expect((after.error as { type?: string } | undefined)?.type).toBe(`${ERR}badCSR`);
   }, 60_000);
 
   it('alternate chains: Link rel="alternate" to /cert/{serial}/1 with the cross-signed chain; acme-client picks it by root name', async () => {

@@ -35,7 +35,21 @@ export const ACME_ERROR_TYPES = {
   userActionRequired: 403,
 } as const satisfies Record<string, number>;
 
-export type AcmeErrorType = keyof typeof ACME_ERROR_TYPES;
+/**
+ * Error types registered after RFC 8555 by extensions this server implements:
+ * `alreadyReplaced` (RFC 9773 §7.4, ARI `replaces` naming an already replaced certificate) and
+ * `invalidProfile` (draft-aaron-acme-profiles §6, newOrder `profile` not offered).
+ */
+export const ACME_EXTENSION_ERROR_TYPES = {
+  alreadyReplaced: 409,
+  invalidProfile: 400,
+} as const satisfies Record<string, number>;
+
+export type AcmeErrorType = keyof typeof ACME_ERROR_TYPES | keyof typeof ACME_EXTENSION_ERROR_TYPES;
+
+export function isAcmeErrorType(t: string): t is AcmeErrorType {
+  return Object.hasOwn(ACME_ERROR_TYPES, t) || Object.hasOwn(ACME_EXTENSION_ERROR_TYPES, t);
+}
 
 /** Internal error kind → ACME problem type (and status when it differs from the type's default). */
 export const KIND_TO_ACME: Record<ErrorKind, { type: AcmeErrorType; status?: number }> = {
@@ -68,7 +82,7 @@ export class AcmeError extends Error {
 }
 
 export function problem(type: AcmeErrorType, detail: string, status?: number): Problem {
-  return { type: ACME_ERROR_PREFIX + type, detail, status: status ?? ACME_ERROR_TYPES[type] };
+  return { type: ACME_ERROR_PREFIX + type, detail, status: status ?? (ACME_ERROR_TYPES as Record<string, number>)[type] ?? (ACME_EXTENSION_ERROR_TYPES as Record<string, number>)[type]! };
 }
 
 /** Anything thrown → a problem document; untyped errors become a generic serverInternal (detail never sent). */

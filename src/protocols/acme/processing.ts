@@ -67,8 +67,10 @@ export async function finishOrder(d: FinishDeps, orderId: string, prov: Pick<Acm
       d.audit.emitted([{ ...event, result: isFlintError(e) && !transient(e) ? 'denied' : 'failed', reason: pr.detail }]));
     return;
   }
+  // Not flushed on its own: the certificate's commit (with its audit records) already is, and if a
+  // power loss drops this update, the order stays processing and the sweeper links that certificate.
   const won = await d.repo.updateOrder(o.id, ['processing'], { status: 'valid', certSerial: serial, csr: null, claimedUntil: null },
-    d.audit.emitted([{ ...event, result: 'ok', data: { serial, ...(recovered ? { recovered: true } : {}) } }]));
+    d.audit.emitted([{ ...event, result: 'ok', data: { serial, ...(recovered ? { recovered: true } : {}) } }]), { durable: false });
   if (!won && !recovered) {
     const now = await d.repo.getOrder(o.id);
     if (now?.certSerial !== serial) {

@@ -4,7 +4,7 @@ import { isFlintError } from '../../../errors/index.js';
 import { parseCsr } from '../../../pki/csr.js';
 import type { AcmeAuthzRecord, AcmeChallengeRecord, AcmeIdentifier, AcmeOrderRecord, AcmeRateLimit } from '../../../store/acme-types.js';
 import { identifierRefusal, type AcmeProvisioner } from '../config.js';
-import { ACME_ERROR_PREFIX, ACME_ERROR_TYPES, AcmeError, problem, toProblem, type AcmeErrorType } from '../errors.js';
+import { ACME_ERROR_PREFIX, AcmeError, isAcmeErrorType, problem, toProblem } from '../errors.js';
 import { identifierKeys, parseIdentifiers, registeredDomain } from '../identifiers.js';
 import { DEFAULT_LEASE_MS, finishOrder } from '../processing.js';
 import { account, notFound, type AcmeContext, type AcmeReply } from './context.js';
@@ -66,7 +66,7 @@ export async function newOrder(ctx: AcmeContext): Promise<AcmeReply> {
   }
   // Profiles extension: `profile` picks one of the provisioner's profiles; the first is the default.
   if (p.profile !== undefined && (typeof p.profile !== 'string' || !prov.profiles.includes(p.profile))) {
-    throw new AcmeError('malformed', `invalidProfile: unknown profile ${JSON.stringify(p.profile)} (this provisioner offers: ${prov.profiles.join(', ')})`);
+    throw new AcmeError('invalidProfile', `invalidProfile: unknown profile ${JSON.stringify(p.profile)} (this provisioner offers: ${prov.profiles.join(', ')})`);
   }
   const profile = (p.profile as string | undefined) ?? prov.profiles[0]!;
   // RFC 9773 §5: `replaces` names the certificate this order renews (it must be ours and the account's).
@@ -78,7 +78,7 @@ export async function newOrder(ctx: AcmeContext): Promise<AcmeReply> {
     });
     const oldOrder = await ctx.deps.repo.getOrderByCertSerial(old.serial);
     if (!oldOrder || oldOrder.accountId !== a.id) throw new AcmeError('unauthorized', 'replaces names a certificate this account did not order');
-    if (await ctx.deps.repo.getValidOrderReplacing(old.serial)) throw new AcmeError('malformed', 'alreadyReplaced: the certificate was already replaced by a finalized order', { status: 409 });
+    if (await ctx.deps.repo.getValidOrderReplacing(old.serial)) throw new AcmeError('alreadyReplaced', 'alreadyReplaced: the certificate was already replaced by a finalized order');
     replaces = old.serial;
   }
   const limits = [
@@ -191,7 +191,7 @@ export async function finalize(ctx: AcmeContext): Promise<AcmeReply> {
   if (cur.status === 'invalid' && cur.error) {
     // The CSR was refused at issuance (e.g. a weak key): answer with that problem (the order is invalid, §7.4).
     const type = cur.error.type.slice(ACME_ERROR_PREFIX.length);
-    throw new AcmeError(type in ACME_ERROR_TYPES ? (type as AcmeErrorType) : 'serverInternal', cur.error.detail, cur.error.status ? { status: cur.error.status } : {});
+    throw new AcmeError(isAcmeErrorType(type) ? type : 'serverInternal', cur.error.detail, cur.error.status ? { status: cur.error.status } : {});
   }
   return reply(ctx, cur);
 }
