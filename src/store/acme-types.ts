@@ -118,10 +118,6 @@ export interface AcmeWriteOptions {
 }
 
 export interface AcmeRepository {
-  /** Stores a fresh nonce valid until `expires`. */
-  addNonce(nonce: string, expires: Date): Promise<void>;
-  /** Deletes the nonce; true only when it existed and had not expired (single use across nodes). */
-  consumeNonce(nonce: string, now: Date): Promise<boolean>;
   /**
    * Stateless (HMAC) nonces: records the nonce as used until `expires`; true only the first time
    * (single use across nodes). Expired entries are pruned.

@@ -104,11 +104,12 @@ export const acmeMigrations: Migration[] = [
   },
   {
     version: 203,
-    name: 'acme: stateless (HMAC) nonces: used-nonce set and shared secrets',
+    name: 'acme: stateless (HMAC) nonces: used-nonce set and shared secrets (the stored-nonce table goes)',
     sql: `
       CREATE TABLE acme_used_nonces (nonce TEXT PRIMARY KEY, expires INTEGER NOT NULL);
       CREATE INDEX acme_used_nonces_expires ON acme_used_nonces(expires);
       CREATE TABLE acme_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL, created_at INTEGER NOT NULL);
+      DROP TABLE acme_nonces;
     `,
   },
 ];

@@ -131,18 +131,10 @@ function loadAuthz(db: Db, r: Row): AcmeAuthzRecord {
 export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
   let nonceInserts = 0;
   return {
-    // Nonces and leases commit without their own fsync (synchronous=NORMAL: safe against a process
+    // Used nonces and leases commit without their own fsync (synchronous=NORMAL: safe against a process
     // crash, made power-safe by the next durable commit). A power loss can at worst bring back a
-    // nonce consumed in the last moments (its request's own effects were not durable either) or
-    // drop a lease (the job is then re-run). Two fsyncs per ACME request were most of its cost.
-    addNonce: (nonce, expires) =>
-      w.run((d) => {
-        prep(d, 'INSERT INTO acme_nonces (nonce, expires) VALUES (?, ?)').run(nonce, expires.getTime());
-        if (++nonceInserts % 200 === 0) prep(d, 'DELETE FROM acme_nonces WHERE expires < ?').run(Date.now());
-      }, false),
-    consumeNonce: (nonce, now) =>
-      w.run((d) => prep(d, 'DELETE FROM acme_nonces WHERE nonce = ? AND expires > ?').run(nonce, now.getTime()).changes === 1, false),
-
+    // nonce used in the last moments (its request's own effects were not durable either) or drop a
+    // lease (the job is then re-run). An fsync per ACME request was most of its cost.
     useNonce: (nonce, expires) =>
       w.run((d) => {
         if (++nonceInserts % 500 === 0) prep(d, 'DELETE FROM acme_used_nonces WHERE expires < ?').run(Date.now());
