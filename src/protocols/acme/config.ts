@@ -13,7 +13,8 @@
  *                                     "certificatesPerDomain": { "limit": 50, "window": "7d" },
  *                                     "failedValidationsPerIdentifier": { "limit": 5, "window": "1h" } } }
  *     },
- *     "alternateChains": { "issuing": ["chains/issuing-cross.pem"] }
+ *     "alternateChains": { "issuing": ["chains/issuing-cross.pem"] },
+ *     "processing": { "leaseSeconds": 60, "sweepSeconds": 2 }
  *   }
  *
  * Without `acme.provisioners` there is one provisioner, `acme`, issuing with `tls-server`.
@@ -74,6 +75,8 @@ export const acmeConfigSchema = z
   .object({
     termsOfService: z.url().optional(),
     provisioners: z.record(z.string().regex(NAME, 'letters, digits, dot, dash, underscore'), acmeProvisionerSchema).optional(),
+    /** Store-backed jobs: lease a node holds on a validation / finalization, and how often every node sweeps for lapsed ones. */
+    processing: z.object({ leaseSeconds: z.number().int().min(1).max(3600).default(60), sweepSeconds: z.number().int().min(1).max(600).default(2) }).strict().optional(),
     /** §7.4.2 alternate chains: issuer id → PEM files (relative to the data dir), each an alternate chain above the leaf. */
     alternateChains: z.record(z.string(), z.array(z.string().min(1)).min(1)).optional(),
   })
@@ -187,4 +190,11 @@ export function identifierRefusal(p: AcmeProvisioner, id: { type: 'dns' | 'ip'; 
   const fam = isIP(id.value) === 6 ? 'ipv6' : 'ipv4';
   if (bl.check(id.value, fam)) return undefined;
   return `${id.value} is not in an allowed IP range of provisioner ${p.name} (${p.ipRanges.join(', ')})`;
+}
+
+/** config.acme.processing with defaults (already validated by loadAcmeConfig). */
+export function processingSettings(config: unknown): { leaseMs: number; sweepMs: number } {
+  const section = typeof config === 'object' && config !== null ? ((config as Record<string, unknown>).acme as Record<string, unknown> | undefined) : undefined;
+  const p = (section?.processing ?? {}) as { leaseSeconds?: number; sweepSeconds?: number };
+  return { leaseMs: (p.leaseSeconds ?? 60) * 1000, sweepMs: (p.sweepSeconds ?? 2) * 1000 };
 }

@@ -6,7 +6,7 @@ import type { Runtime } from '../../cli/runtime.js';
 import type { ServeOptions } from '../../cli/serve.js';
 import { FlintError } from '../../errors/index.js';
 import { fromPem } from '../../pki/pem.js';
-import { alternateChainFiles, checkAcmeConfig, DEFAULT_PROFILE, loadAcmeConfig } from './config.js';
+import { alternateChainFiles, checkAcmeConfig, DEFAULT_PROFILE, loadAcmeConfig, processingSettings } from './config.js';
 import { NonceService } from './nonces.js';
 import type { AcmeDeps } from './ports.js';
 import { acmeRouter } from './routes.js';
@@ -46,6 +46,7 @@ export function acmeFrontend(rt: Runtime, opts: ServeOptions): Frontend {
   const provisioners = loadAcmeConfig(rt.config as unknown, rt.authority.profiles.keys());
   checkAcmeConfig(rt.config as unknown, provisioners, { profiles: rt.authority.profiles, issuers: (id) => rt.issuers.has(id) });
   const alternates = loadAlternateChains(rt);
+  const { leaseMs, sweepMs } = processingSettings(rt.config as unknown);
   const repo = rt.store.acme;
   const pool = new ValidationPool({
     repo,
@@ -53,6 +54,7 @@ export function acmeFrontend(rt: Runtime, opts: ServeOptions): Frontend {
     resolver: makeResolver(opts.acmeDnsResolver),
     http01Port: opts.acmeHttp01Port ?? 80,
     tlsAlpn01Port: opts.acmeTlsalpn01Port ?? 443,
+    leaseMs,
     failureLimit: (p) => provisioners.get(p)?.rateLimits?.failedValidationsPerIdentifier,
     logger: rt.logger,
   });
@@ -68,10 +70,11 @@ export function acmeFrontend(rt: Runtime, opts: ServeOptions): Frontend {
     validationSettled: (id) => pool.settled(id),
     logger: rt.logger,
     alternateChains: (issuerId) => alternates.get(issuerId) ?? [],
+    leaseMs,
   };
   // Validations and finalizations interrupted by a restart (or by another node dying) are picked up
   // again by the sweeper; the store is the source of truth.
-  const sweeper = new Sweeper({ deps, pool, provisioners, intervalMs: 2000 });
+  const sweeper = new Sweeper({ deps, pool, provisioners, intervalMs: sweepMs });
   void repo
     .listProcessingChallenges(1000)
     .then((ids) => ids.forEach((id) => pool.enqueue(id)))
