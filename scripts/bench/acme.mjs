@@ -166,11 +166,22 @@ try {
     }));
     return jobs.length / ((performance.now() - t0) / 1000);
   };
-  const e2e1 = await timed(await csrs(SEQ), 1);
+  // CPU each side spends per issuance (server from /proc, this process = acme-client + responder).
+  const serverCpuMs = () => {
+    const f = readFileSync(`/proc/${flint.p.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
+  };
+  const jobs1 = await csrs(SEQ);
+  const [srv0, cli0] = [serverCpuMs(), process.cpuUsage()];
+  const e2e1 = await timed(jobs1, 1);
+  const cli = process.cpuUsage(cli0);
+  const srvPer = (serverCpuMs() - srv0) / SEQ;
+  const cliPer = (cli.user + cli.system) / 1000 / SEQ;
   if (process.env.BENCH_STEPS) console.log('sequential, ms per issuance:', Object.fromEntries([...steps].map(([k, v]) => [k, +(v / SEQ).toFixed(1)])));
   const e2e8 = await timed(await csrs(CONC), 8);
   console.log(`# ACME end to end with acme-client in process (http-01 via a local responder; every order a fresh name and authorization; SQLite, software P-256)`);
   console.log(`in flight 1: core issue() ${fmt(core1)}/s  ACME ${fmt(e2e1)}/s (${((100 * e2e1) / core1).toFixed(0)}% of core issue(); target >= 10%)  [${SEQ} issuances]`);
+  console.log(`CPU per sequential issuance: server ${srvPer.toFixed(1)} ms, acme-client + responder ${cliPer.toFixed(1)} ms, core issue() ${(1000 / core1).toFixed(1)} ms wall`);
   console.log(`in flight 8: core issue() ${fmt(core8)}/s  ACME ${fmt(e2e8)}/s (${((100 * e2e8) / core8).toFixed(0)}% of core issue(); target >= 10%)  [${CONC} issuances]`);
   responder.close();
 
