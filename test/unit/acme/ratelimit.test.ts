@@ -3,7 +3,7 @@ import * as acme from 'acme-client';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultProvisioner } from '../../../src/protocols/acme/config.js';
+import { checkAcmeConfig, defaultProvisioner, loadAcmeConfig, processingSettings } from '../../../src/protocols/acme/config.js';
 import { registeredDomain } from '../../../src/protocols/acme/identifiers.js';
 import { ValidationPool } from '../../../src/protocols/acme/validation/worker.js';
 import { harness, newKey, type Harness, type Key } from './harness.js';
@@ -115,6 +115,26 @@ describe('ACME rate limits', () => {
     let last = 0;
     for (let i = 0; i < 8 && last !== 429; i++) last = (await postAs(key, kid, `${B}/new-order`, { identifiers: [{ type: 'dns', value: `n${i}.example` }] })).status;
     expect(last).toBe(429);
+  });
+
+  it('config: rate limits, issuer, reuse and processing settings parse; bad values name the field', () => {
+    const cfg = { acme: { provisioners: { p: { issuer: 'issuing', reuseAuthorizations: false, rateLimits: { newOrdersPerAccount: { limit: 5, window: '3h' }, newAccountsPerIp: { limit: 2, window: 60 } } } }, processing: { leaseSeconds: 5 } } };
+    const p = loadAcmeConfig(cfg).get('p')!;
+    expect(p.rateLimits).toEqual({ newOrdersPerAccount: { limit: 5, windowMs: 3 * HOUR }, newAccountsPerIp: { limit: 2, windowMs: 60_000 } });
+    expect(p.issuer).toBe('issuing');
+    expect(p.reuseAuthorizations).toBe(false);
+    expect(p.reusePendingAuthorizations).toBe(true);
+    expect(processingSettings(cfg)).toEqual({ leaseMs: 5000, sweepMs: 2000 });
+    expect(processingSettings({})).toEqual({ leaseMs: 60_000, sweepMs: 2000 });
+    expect(() => loadAcmeConfig({ acme: { provisioners: { p: { rateLimits: { bogus: { limit: 1, window: '1h' } } } } } })).toThrow(/acme\.provisioners\.p\.rateLimits/);
+    expect(() => loadAcmeConfig({ acme: { provisioners: { p: { rateLimits: { newAccountsPerIp: { limit: 1, window: 'soon' } } } } } })).toThrow(/newAccountsPerIp\.window/);
+    expect(() => loadAcmeConfig({ acme: { processing: { leaseSeconds: 0 } } })).toThrow(/acme\.processing\.leaseSeconds/);
+    const profiles = new Map([['tls-server', { protocols: ['acme'], provisioners: ['*'] }], ['est-only', { protocols: ['est'], provisioners: ['*'] }], ['other', { protocols: ['acme'], provisioners: ['x'] }]]);
+    const check = (c: unknown) => () => checkAcmeConfig(c, loadAcmeConfig(c), { profiles, issuers: (id) => id === 'issuing' });
+    expect(check(cfg)).not.toThrow();
+    expect(check({ acme: { provisioners: { p: { profiles: ['tls-server', 'est-only'] } } } })).toThrow(/acme\.provisioners\.p\.profiles\[1\]: profile est-only does not allow the acme protocol/);
+    expect(check({ acme: { provisioners: { p: { profiles: ['other'] } } } })).toThrow(/profiles\[0\]: profile other does not allow provisioner p/);
+    expect(check({ acme: { provisioners: { p: { issuer: 'gone' } } } })).toThrow(/acme\.provisioners\.p\.issuer: unknown issuer gone/);
   });
 
   it('registered domains: under a provisioner suffix, else the last two labels', () => {
