@@ -104,6 +104,23 @@ describe('ACME processing: Retry-After, leases and the sweeper', () => {
     expect((await h.store.acme.getOrder(id))?.certSerial).toBe('0c0c01');
   });
 
+  it('an order whose finalization keeps dying is given up after 3 attempts (invalid, serverInternal)', async () => {
+    const { id, csr } = await readyOrder('doomed.example');
+    let t = new Date();
+    await h.store.acme.updateOrder(id, ['ready'], { status: 'processing', csr: Buffer.from(csr, 'base64url'), claimedUntil: t });
+    // Three nodes claimed it in turn and died.
+    for (let i = 1; i <= 3; i++) {
+      t = new Date(t.getTime() + 1000);
+      expect(await h.store.acme.claimOrder(id, t, t)).toBe(i);
+    }
+    const before = issues;
+    await new Sweeper({ deps: { ...h.deps, clock: () => new Date(t.getTime() + 1000) }, pool: { enqueue: () => true, load: 0 }, provisioners: new Map() }).sweep();
+    expect(issues).toBe(before);
+    const got = await h.store.acme.getOrder(id);
+    expect(got?.status).toBe('invalid');
+    expect(got?.error?.type).toBe('urn:ietf:params:acme:error:serverInternal');
+  });
+
   it('a validation whose node died (lease lapsed) is re-run by the sweeper through the pool', async () => {
     const o = await postAs(`${BASE}/new-order`, { identifiers: [{ type: 'dns', value: 'val.example' }] });
     const a = await postAs(o.body.authorizations[0], '');
