@@ -42,6 +42,8 @@ export interface AcmeOrderRecord {
   profile: string;
   replaces: string | null;
   createdAt: Date;
+  /** The finalize CSR (DER), kept while the order is processing so any node can finish it. */
+  csr?: Buffer | null;
 }
 
 export interface AcmeChallengeRecord {
@@ -81,19 +83,54 @@ export interface AcmeOrderPatch {
   status?: AcmeOrderStatus;
   certSerial?: string | null;
   error?: AcmeStoredProblem | null;
+  /** Finalize CSR (DER) for a processing order; null clears it. */
+  csr?: Buffer | null;
+  /** Lease of the node finishing a processing order (see claimOrder); null clears it. */
+  claimedUntil?: Date | null;
+}
+
+/**
+ * A rate-limit counter checked and upserted in the same transaction as the action it limits
+ * (fixed windows of `windowMs` aligned to the epoch; works across HA nodes: no node-local state).
+ * Past the limit the write throws FlintError 'rateLimited' (retryAfter = seconds to the window's
+ * end) and nothing of the action is written.
+ */
+export interface AcmeRateLimit {
+  /** Counter key, e.g. `newOrders:acct:ID`. */
+  key: string;
+  /** Name used in the error detail, e.g. `newOrdersPerAccount`. */
+  name: string;
+  limit: number;
+  windowMs: number;
+  /** take (default): count this action, refuse past the limit; check: refuse when the count already reached the limit, count nothing; count: count, never refuse. */
+  mode?: 'take' | 'check' | 'count';
+}
+
+export interface AcmeWriteOptions {
+  /** The time rate-limit windows are taken from. */
+  now?: Date;
+  limits?: AcmeRateLimit[];
+  /**
+   * false: the write may commit without its own flush to disk (safe against a process crash; a
+   * later durable commit makes it durable). For intermediate states a durable write always follows.
+   */
+  durable?: boolean;
 }
 
 export interface AcmeRepository {
-  /** Stores a fresh nonce valid until `expires`. */
-  addNonce(nonce: string, expires: Date): Promise<void>;
-  /** Deletes the nonce; true only when it existed and had not expired (single use across nodes). */
-  consumeNonce(nonce: string, now: Date): Promise<boolean>;
+  /**
+   * Stateless (HMAC) nonces: records the nonce as used until `expires`; true only the first time
+   * (single use across nodes). Expired entries are pruned.
+   */
+  useNonce(nonce: string, expires: Date): Promise<boolean>;
+  /** A random secret shared by every node (created on first use, e.g. the nonce HMAC key). */
+  sharedSecret(name: string): Promise<Buffer>;
 
   /**
    * With `eabKid`, the EAB key is claimed in the same transaction (unused and of `provisioner`,
    * else a FlintError 'unauthorized' is thrown and nothing is written).
    */
-  createAccount(acct: AcmeAccountRecord, audit?: AuditInput[], eab?: { kid: string; provisioner: string }): Promise<void>;
+  createAccount(acct: AcmeAccountRecord, audit?: AuditInput[], eab?: { kid: string; provisioner: string }, opts?: AcmeWriteOptions): Promise<void>;
 
   createEabKey(key: AcmeEabKeyRecord, audit?: AuditInput[]): Promise<void>;
   getEabKey(kid: string): Promise<AcmeEabKeyRecord | undefined>;
@@ -102,27 +139,57 @@ export interface AcmeRepository {
   /** Key rollover sets jwk + thumbprint together (a thumbprint in use elsewhere throws: unique). */
   updateAccount(id: string, patch: { contact?: string[]; status?: AcmeAccountStatus; jwk?: Record<string, unknown>; thumbprint?: string }, audit?: AuditInput[]): Promise<void>;
 
-  /** Inserts an order with its authorizations and their challenges in one transaction. */
-  createOrder(order: AcmeOrderRecord, authzs: AcmeAuthzRecord[], audit?: AuditInput[]): Promise<void>;
+  /**
+   * Inserts an order with its new authorizations and their challenges in one transaction, and links
+   * it to `opts.reuse` (existing authorizations of the same account, §7.1.4 reuse): each must still
+   * be pending or valid and unexpired at `opts.now`, else FlintError 'conflict' and nothing is
+   * written. Returns the order's stored status: `ready` when every linked authorization is valid.
+   */
+  createOrder(order: AcmeOrderRecord, authzs: AcmeAuthzRecord[], audit?: AuditInput[], opts?: AcmeWriteOptions & { reuse?: string[] }): Promise<{ status: AcmeOrderStatus }>;
+  /**
+   * An authorization of this account for this identifier (wildcard flag equal) that a new order
+   * may reuse: valid and expiring after `minExpires`, else (with `includePending`) pending and
+   * expiring after `minExpires`; the latest-expiring one.
+   */
+  findReusableAuthz(accountId: string, identifier: AcmeIdentifier, wildcard: boolean, opts: { minExpires: Date; includePending: boolean }): Promise<AcmeAuthzRecord | undefined>;
   getOrder(id: string): Promise<AcmeOrderRecord | undefined>;
   listOrderIds(accountId: string): Promise<string[]>;
   getOrderByCertSerial(serial: string): Promise<AcmeOrderRecord | undefined>;
   /** A finalized (valid) order whose `replaces` is this serial (RFC 9773 §5). */
   getValidOrderReplacing(serial: string): Promise<AcmeOrderRecord | undefined>;
   /** Applies the patch only when the order's current status is one of `from`; returns whether it did. */
-  updateOrder(id: string, from: AcmeOrderStatus[], patch: AcmeOrderPatch, audit?: AuditInput[]): Promise<boolean>;
+  updateOrder(id: string, from: AcmeOrderStatus[], patch: AcmeOrderPatch, audit?: AuditInput[], opts?: AcmeWriteOptions): Promise<boolean>;
+  /**
+   * Takes the lease on a processing order whose lease is free or lapsed (until `until`) and counts
+   * the attempt; returns the attempt number, or undefined when it is not processing or leased.
+   */
+  claimOrder(id: string, now: Date, until: Date): Promise<number | undefined>;
+  /** Processing orders whose lease lapsed before `now` (a node died finalizing them). */
+  listStaleOrders(now: Date, limit: number): Promise<string[]>;
+  /** Serial of a certificate stored with this requester (exactly-once finalization after a crash). */
+  findSerialByRequester(requester: string): Promise<string | undefined>;
 
   getAuthz(id: string): Promise<AcmeAuthzRecord | undefined>;
+  /** The order's authorizations (its own and reused ones, via the order↔authz links). */
   listAuthzs(orderId: string): Promise<AcmeAuthzRecord[]>;
   deactivateAuthz(id: string, audit?: AuditInput[]): Promise<boolean>;
   getChallenge(id: string): Promise<AcmeChallengeRecord | undefined>;
   /** Challenges left in processing (e.g. by a restart), to validate again. */
   listProcessingChallenges(limit: number): Promise<string[]>;
-  /** pending → processing; false when the challenge was not pending. */
-  startChallenge(id: string): Promise<boolean>;
   /**
-   * Records a validation result atomically (§7.1.6): the challenge becomes valid/invalid, its
-   * authorization follows, and the order becomes ready (all authorizations valid) or invalid.
+   * pending → processing (started at `now`, no lease yet); false when the challenge was not pending.
+   * Not flushed on its own: the result (completeChallenge) is; a power loss before it leaves the
+   * challenge pending, which the client may simply retry.
    */
-  completeChallenge(id: string, result: { ok: true; validated: Date } | { ok: false; error: AcmeStoredProblem }, audit?: AuditInput[]): Promise<void>;
+  startChallenge(id: string, now?: Date): Promise<boolean>;
+  /** Takes the validation lease of a processing challenge (free or lapsed); the attempt number, or undefined. */
+  claimChallenge(id: string, now: Date, until: Date): Promise<number | undefined>;
+  /** Processing challenges whose lease lapsed, or never leased and started before `unleasedBefore`. */
+  listStaleChallenges(now: Date, unleasedBefore: Date, limit: number): Promise<string[]>;
+  /**
+   * Records a validation result atomically (§7.1.6) if the challenge is still processing (returns
+   * whether it was): the challenge becomes valid/invalid, its authorization follows, and every
+   * order linked to that authorization becomes ready (all its authorizations valid) or invalid.
+   */
+  completeChallenge(id: string, result: { ok: true; validated: Date } | { ok: false; error: AcmeStoredProblem }, audit?: AuditInput[], opts?: AcmeWriteOptions): Promise<boolean>;
 }

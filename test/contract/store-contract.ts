@@ -1,6 +1,7 @@
 /** The repository contract every store implementation passes (SQLite now, PostgreSQL in the HA issue). */
 import { describe, expect, it } from 'vitest';
 import { hashAuditRecord, type CertificateRecord, type Store } from '../../src/store/index.js';
+import type { AcmeAuthzRecord, AcmeOrderRecord } from '../../src/store/acme-types.js';
 
 export function cert(serial: string, over: Partial<CertificateRecord> = {}): CertificateRecord {
   return {
@@ -165,6 +166,138 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await s.enrollment.revokeAdminToken('nope', new Date())).toBe(false);
       expect((await s.enrollment.getAdminToken(t.id))?.revokedAt).toBeInstanceOf(Date);
       await s.close();
+    });
+  });
+  acmeRepositoryContract(name, open);
+}
+
+/** ACME repository methods (authorization reuse, rate-limit counters, processing leases). */
+function acmeRepositoryContract(name: string, open: () => Promise<Store>): void {
+  const HOUR = 3_600_000;
+  const t0 = new Date('2026-03-01T10:00:00Z');
+  const acct = (id: string) => ({ id, thumbprint: `tp-${id}`, jwk: { kty: 'OKP' }, contact: [], status: 'valid' as const, createdAt: t0, provisioner: 'acme' });
+  const order = (id: string, accountId: string, over: Partial<AcmeOrderRecord> = {}): AcmeOrderRecord => ({
+    id, accountId, status: 'pending', identifiers: [{ type: 'dns', value: `${id}.example` }], notBefore: null, notAfter: null,
+    expires: new Date(t0.getTime() + 24 * HOUR), certSerial: null, error: null, profile: 'tls-server', replaces: null, createdAt: t0, ...over,
+  });
+  const authz = (id: string, orderId: string, accountId: string, value: string, over: Partial<AcmeAuthzRecord> = {}): AcmeAuthzRecord => ({
+    id, orderId, accountId, identifier: { type: 'dns', value }, status: 'pending', expires: new Date(t0.getTime() + 48 * HOUR), wildcard: false,
+    challenges: [{ id: `${id}-c`, authzId: id, type: 'http-01', token: `tok-${id}`, status: 'pending', validated: null, error: null }], ...over,
+  });
+
+  describe(`acme repository contract: ${name}`, () => {
+    it('links reused authorizations to new orders; validation readies every linked order; failure invalidates them', async () => {
+      const s = await open();
+      await s.acme.createAccount(acct('ra1'));
+      expect(await s.acme.createOrder(order('ro1', 'ra1'), [authz('rz1', 'ro1', 'ra1', 'r.example')], [], { now: t0 })).toEqual({ status: 'pending' });
+      const found = await s.acme.findReusableAuthz('ra1', { type: 'dns', value: 'r.example' }, false, { minExpires: t0, includePending: true });
+      expect(found?.id).toBe('rz1');
+      expect(await s.acme.findReusableAuthz('ra1', { type: 'dns', value: 'r.example' }, false, { minExpires: t0, includePending: false })).toBeUndefined();
+      expect(await s.acme.findReusableAuthz('ra1', { type: 'dns', value: 'r.example' }, true, { minExpires: t0, includePending: true })).toBeUndefined();
+      expect(await s.acme.findReusableAuthz('other', { type: 'dns', value: 'r.example' }, false, { minExpires: t0, includePending: true })).toBeUndefined();
+      expect(await s.acme.findReusableAuthz('ra1', { type: 'dns', value: 'r.example' }, false, { minExpires: new Date(t0.getTime() + 49 * HOUR), includePending: true })).toBeUndefined();
+      // Second order: a fresh authorization for another name plus the reused one.
+      expect((await s.acme.createOrder(order('ro2', 'ra1'), [authz('rz2', 'ro2', 'ra1', 's.example')], [], { now: t0, reuse: ['rz1'] })).status).toBe('pending');
+      expect((await s.acme.listAuthzs('ro2')).map((a) => a.id)).toEqual(['rz2', 'rz1']);
+      // Reusing an authorization that is not usable (unknown, other account, expired) writes nothing.
+      await expect(s.acme.createOrder(order('ro3', 'ra1'), [], [], { now: t0, reuse: ['nope'] })).rejects.toMatchObject({ kind: 'conflict' });
+      await expect(s.acme.createOrder(order('ro3', 'ra1'), [], [], { now: new Date(t0.getTime() + 49 * HOUR), reuse: ['rz1'] })).rejects.toMatchObject({ kind: 'conflict' });
+      expect(await s.acme.getOrder('ro3')).toBeUndefined();
+
+      expect(await s.acme.startChallenge('rz1-c', t0)).toBe(true);
+      expect(await s.acme.completeChallenge('rz1-c', { ok: true, validated: t0 }, [{ actor: 't', action: 'acme.challenge.validate', object: 'c', result: 'ok' }])).toBe(true);
+      // Not processing any more: a second result is not recorded.
+      expect(await s.acme.completeChallenge('rz1-c', { ok: false, error: { type: 'x', detail: 'late' } })).toBe(false);
+      expect((await s.acme.getOrder('ro1'))?.status).toBe('ready');
+      expect((await s.acme.getOrder('ro2'))?.status).toBe('pending');
+      // A new order made only of valid authorizations starts ready.
+      expect((await s.acme.createOrder(order('ro4', 'ra1'), [], [], { now: t0, reuse: ['rz1'] })).status).toBe('ready');
+
+      await s.acme.startChallenge('rz2-c', t0);
+      await s.acme.completeChallenge('rz2-c', { ok: false, error: { type: 'urn:ietf:params:acme:error:dns', detail: 'no' } });
+      expect((await s.acme.getOrder('ro2'))?.status).toBe('invalid');
+      expect((await s.acme.getOrder('ro2'))?.error?.detail).toBe('no');
+      // Deactivating the shared one invalidates every pending/ready linked order.
+      expect(await s.acme.deactivateAuthz('rz1')).toBe(true);
+      expect((await s.acme.getOrder('ro1'))?.status).toBe('invalid');
+      expect((await s.acme.getOrder('ro4'))?.status).toBe('invalid');
+      await s.close();
+    });
+
+    it('rate-limit counters: take refuses past the limit and rolls the action back; check and count', async () => {
+      const s = await open();
+      const lim = (mode?: 'take' | 'check' | 'count') => [{ key: 'k:acct', name: 'newAccountsPerIp', limit: 2, windowMs: HOUR, ...(mode ? { mode } : {}) }];
+      await s.acme.createAccount(acct('la1'), [], undefined, { now: t0, limits: lim() });
+      await s.acme.createAccount(acct('la2'), [], undefined, { now: t0, limits: lim('check') }); // not counted
+      await s.acme.createAccount(acct('la3'), [], undefined, { now: t0, limits: lim() });
+      const before = (await s.audit.head())?.seq ?? 0;
+      const err = await s.acme.createAccount(acct('la4'), [{ actor: 't', action: 'acme.account.create', object: 'x', result: 'ok' }], undefined, { now: new Date(t0.getTime() + 60_000), limits: lim() }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: 'rateLimited' });
+      // Retry-After: to the end of the fixed window (t0 is on an hour boundary; one minute into it).
+      expect((err as { retryAfter: number }).retryAfter).toBe(3540);
+      expect(await s.acme.getAccount('la4')).toBeUndefined();
+      expect((await s.audit.head())?.seq ?? 0).toBe(before);
+      await expect(s.acme.createAccount(acct('la4'), [], undefined, { now: t0, limits: lim('check') })).rejects.toMatchObject({ kind: 'rateLimited' });
+      await s.acme.createAccount(acct('la4'), [], undefined, { now: t0, limits: lim('count') }); // counted, never refused
+      // The next window starts from zero.
+      await s.acme.createAccount(acct('la5'), [], undefined, { now: new Date(t0.getTime() + HOUR), limits: lim() });
+      // updateOrder counts only when the transition happens.
+      await s.acme.createOrder(order('lo1', 'la1', { status: 'ready' }), []);
+      const fin = [{ key: 'k:fin', name: 'certificatesPerDomain', limit: 1, windowMs: HOUR }];
+      expect(await s.acme.updateOrder('lo1', ['pending'], { status: 'processing' }, [], { now: t0, limits: fin })).toBe(false);
+      expect(await s.acme.updateOrder('lo1', ['ready'], { status: 'processing' }, [], { now: t0, limits: fin })).toBe(true);
+      await s.acme.createOrder(order('lo2', 'la1', { status: 'ready' }), []);
+      await expect(s.acme.updateOrder('lo2', ['ready'], { status: 'processing' }, [], { now: t0, limits: fin })).rejects.toMatchObject({ kind: 'rateLimited' });
+      expect((await s.acme.getOrder('lo2'))?.status).toBe('ready');
+      await s.close();
+    });
+
+    it('processing leases for orders and challenges; stale ones are listed; certificates found by requester', async () => {
+      const s = await open();
+      await s.acme.createAccount(acct('pa1'));
+      await s.acme.createOrder(order('po1', 'pa1', { status: 'ready' }), [authz('pz1', 'po1', 'pa1', 'p.example')]);
+      const csr = Buffer.from([0x30, 0x01, 0x02]);
+      expect(await s.acme.updateOrder('po1', ['ready'], { status: 'processing', csr, claimedUntil: new Date(t0.getTime() + 1000) })).toBe(true);
+      expect((await s.acme.getOrder('po1'))?.csr?.equals(csr)).toBe(true);
+      expect(await s.acme.listStaleOrders(t0, 10)).not.toContain('po1');
+      expect(await s.acme.claimOrder('po1', t0, new Date(t0.getTime() + 5000))).toBeUndefined();
+      const later = new Date(t0.getTime() + 2000);
+      expect(await s.acme.listStaleOrders(later, 10)).toContain('po1');
+      expect(await s.acme.claimOrder('po1', later, new Date(later.getTime() + 5000))).toBe(1);
+      expect(await s.acme.claimOrder('po1', later, new Date(later.getTime() + 5000))).toBeUndefined();
+      expect(await s.acme.updateOrder('po1', ['processing'], { status: 'valid', certSerial: '0d01', csr: null, claimedUntil: null })).toBe(true);
+      expect((await s.acme.getOrder('po1'))?.csr).toBeNull();
+      expect(await s.acme.claimOrder('po1', later, later)).toBeUndefined();
+
+      // Challenges: started without a lease → stale after the grace; leased → stale after the lease.
+      await s.acme.startChallenge('pz1-c', t0);
+      expect(await s.acme.listStaleChallenges(t0, new Date(t0.getTime() - 1), 10)).not.toContain('pz1-c');
+      expect(await s.acme.listStaleChallenges(t0, new Date(t0.getTime() + 1), 10)).toContain('pz1-c');
+      expect(await s.acme.claimChallenge('pz1-c', t0, new Date(t0.getTime() + 1000))).toBe(1);
+      expect(await s.acme.listStaleChallenges(t0, new Date(t0.getTime() + 1), 10)).not.toContain('pz1-c');
+      expect(await s.acme.claimChallenge('pz1-c', later, new Date(later.getTime() + 1000))).toBe(2);
+      expect(await s.acme.listProcessingChallenges(100)).toContain('pz1-c');
+
+      await s.certificates.insert(cert('0d0d02', { requester: 'acme:pa1/order/po9' }));
+      expect(await s.acme.findSerialByRequester('acme:pa1/order/po9')).toBe('0d0d02');
+      expect(await s.acme.findSerialByRequester('acme:pa1/order/none')).toBeUndefined();
+      await s.close();
+    });
+
+    it('used nonces are accepted once; shared secrets are created once and the same for every opener', async () => {
+      const s = await open();
+      const exp = new Date(Date.now() + HOUR);
+      const results = await Promise.all([s.acme.useNonce('n-contract-1', exp), s.acme.useNonce('n-contract-1', exp), s.acme.useNonce('n-contract-1', exp)]);
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await s.acme.useNonce('n-contract-2', exp)).toBe(true);
+      const [a, b] = await Promise.all([s.acme.sharedSecret('contract-secret'), s.acme.sharedSecret('contract-secret')]);
+      expect(a.length).toBe(32);
+      expect(a.equals(b)).toBe(true);
+      await s.close();
+      const s2 = await open();
+      expect((await s2.acme.sharedSecret('contract-secret')).equals(a)).toBe(true);
+      expect((await s2.acme.sharedSecret('other-secret')).equals(a)).toBe(false);
+      await s2.close();
     });
   });
 }

@@ -7,7 +7,7 @@ import * as acme from 'acme-client';
 import Database from 'better-sqlite3';
 import { createServer, type Server } from 'node:http';
 import https from 'node:https';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flintca, freePort, run, serve, type Served } from '../helpers/flintca.js';
@@ -30,6 +30,9 @@ describe('ACME with acme-client', () => {
   const tmp = tempDir('flintca-acme-client-');
   const data = join(tmp.path, 'data');
   const root = join(data, 'ca/root.crt');
+  const crossRoot = join(tmp.path, 'cross-root.pem');
+  /** A copy of the data dir (before serving) for start-up checks with broken configs. */
+  const spare = join(tmp.path, 'spare');
   let served: Served | undefined;
   let responder: Server | undefined;
   const tokens = new Map<string, string>();
@@ -40,14 +43,26 @@ describe('ACME with acme-client', () => {
     expect(r.code, r.stderr).toBe(0);
     const cfgPath = join(data, 'flintca.json');
     const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
+    // §7.4.2 alternate chain: the issuing CA cross-signed by another root (same subject, key and SKI), made with openssl.
+    const issuing = join(data, 'ca/issuing.crt');
+    const ski = run('openssl', ['x509', '-in', issuing, '-noout', '-ext', 'subjectKeyIdentifier']).stdout.trim().split('\n').pop()!.replace(/[\s:]/g, '');
+    run('openssl', ['x509', '-in', issuing, '-noout', '-pubkey', '-out', join(tmp.path, 'issuing-pub.pem')]);
+    const gen = run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(tmp.path, 'cross-root.key'), '-out', crossRoot, '-subj', '/CN=Flint Cross Root', '-days', '30']);
+    expect(gen.code, gen.stderr).toBe(0);
+    writeFileSync(join(tmp.path, 'cross.ext'), `basicConstraints=critical,CA:true,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=${ski}\nauthorityKeyIdentifier=keyid\n`);
+    const x = run('openssl', ['x509', '-new', '-subj', '/O=Flint CA/CN=Flint CA Issuing CA 1', '-force_pubkey', join(tmp.path, 'issuing-pub.pem'), '-CA', crossRoot, '-CAkey', join(tmp.path, 'cross-root.key'),
+      '-days', '30', '-extfile', join(tmp.path, 'cross.ext'), '-out', join(data, 'ca/issuing-cross.pem')]);
+    expect(x.code, x.stderr).toBe(0);
     cfg.acme = {
       termsOfService: 'https://ca.example/tos',
       provisioners: {
         acme: {},
         eab: { requireEab: true, ipRanges: ['127.0.0.0/8'], dnsSuffixes: ['test.internal'], challenges: ['http-01'] },
       },
+      alternateChains: { issuing: ['ca/issuing-cross.pem'] },
     };
     writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
+    cpSync(data, spare, { recursive: true });
     const http01 = await freePort();
     responder = createServer((req, res) => {
       const token = (req.url ?? '').split('/.well-known/acme-challenge/')[1];
@@ -166,7 +181,9 @@ describe('ACME with acme-client', () => {
     await client.updateAccountKey(await acme.crypto.createPrivateEcdsaKey());
     expect(client.getAccountUrl()).toBe(url);
     const again = await client.createOrder({ identifiers: [{ type: 'ip', value: '127.0.0.1' }] });
-    expect(again.status).toBe('pending');
+    // §7.1.4 authorization reuse: the account's valid authorization for 127.0.0.1 is attached again.
+    expect(again.status).toBe('ready');
+    expect(again.authorizations).toEqual(second.order.authorizations);
 
     // Deactivation: the account then cannot order.
     const d = await client.updateAccount({ status: 'deactivated' });
@@ -180,6 +197,52 @@ describe('ACME with acme-client', () => {
     await expect(client.createOrder({ identifiers: [{ type: 'ip', value: '127.0.0.1' }], profile: 'nope' } as never)).rejects.toThrow(/invalidProfile/);
     const { cert } = await issue(client);
     expect(cert).toMatch(/BEGIN CERTIFICATE/);
-    void ERR;
+    // A CSR with a weak key (RSA-1024) is refused by the profile at finalize: badCSR, order invalid.
+    const order = await client.createOrder({ identifiers: [{ type: 'ip', value: '127.0.0.1' }] });
+    expect(order.status).toBe('ready'); // the account's valid authorization is reused
+    const [, weak] = await acme.crypto.createCsr({ altNames: ['127.0.0.1'] }, await acme.crypto.createPrivateRsaKey(1024));
+    const err = await client.finalizeOrder(order, weak).catch((e: unknown) => e as Error);
+    expect(String(err)).toMatch(/RSA|bits|key/i);
+    const after = await client.getOrder(order);
+    expect(after.status).toBe('invalid');
+    expect((after.error as { type?: string } | undefined)?.type).toBe(`${ERR}badCSR`);
   }, 60_000);
+
+  it('alternate chains: Link rel="alternate" to /cert/{serial}/1 with the cross-signed chain; acme-client picks it by root name', async () => {
+    const client = new acme.Client({ directoryUrl: `${base}/acme/directory`, accountKey: await acme.crypto.createPrivateEcdsaKey() });
+    await client.createAccount({ termsOfServiceAgreed: true });
+    const { order } = await issue(client);
+    const alt = await client.getCertificate(order, 'Flint Cross Root');
+    const pems = alt.split(/(?=-----BEGIN CERTIFICATE-----)/);
+    expect(pems).toHaveLength(2);
+    writeFileSync(join(tmp.path, 'alt-leaf.pem'), pems[0]!);
+    writeFileSync(join(tmp.path, 'alt-cross.pem'), pems[1]!);
+    expect(run('openssl', ['x509', '-in', join(tmp.path, 'alt-cross.pem'), '-noout', '-issuer']).stdout).toContain('Flint Cross Root');
+    // The alternate chain verifies against the other root only.
+    const v = run('openssl', ['verify', '-CAfile', crossRoot, '-untrusted', join(tmp.path, 'alt-cross.pem'), join(tmp.path, 'alt-leaf.pem')]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    const def = await client.getCertificate(order);
+    expect(def.split(/(?=-----BEGIN CERTIFICATE-----)/)[1]).not.toBe(pems[1]);
+  }, 60_000);
+
+  it('serve refuses provisioners naming an unknown profile or issuer, and bad alternate chains, naming the field', () => {
+    const cfgPath = join(spare, 'flintca.json');
+    const good = readFileSync(cfgPath, 'utf8');
+    const attempt = (acmeSection: unknown) => {
+      writeFileSync(cfgPath, JSON.stringify({ ...(JSON.parse(good) as object), acme: acmeSection }));
+      return flintca(['serve', '--data', spare, '--host', '127.0.0.1', '--http-port', '0', '--https-port', '0'], {}, 30_000);
+    };
+    const cases: [unknown, RegExp][] = [
+      [{ provisioners: { p: { profiles: ['nope'] } } }, /acme\.provisioners\.p\.profiles.*unknown profile/],
+      [{ provisioners: { p: { issuer: 'nope' } } }, /acme\.provisioners\.p\.issuer: unknown issuer nope/],
+      [{ alternateChains: { nope: ['ca/issuing-cross.pem'] } }, /acme\.alternateChains\.nope: unknown issuer/],
+      [{ alternateChains: { issuing: ['ca/root.crt'] } }, /acme\.alternateChains\.issuing\[0\]: the first certificate must be issuer issuing/],
+      [{ provisioners: { p: { rateLimits: { newOrdersPerAccount: { limit: 0, window: '1h' } } } } }, /acme\.provisioners\.p\.rateLimits\.newOrdersPerAccount\.limit/],
+    ];
+    for (const [section, msg] of cases) {
+      const r = attempt(section);
+      expect(r.code, r.stdout.slice(-500)).toBe(1);
+      expect(r.stderr).toMatch(msg);
+    }
+  }, 90_000);
 });

@@ -7,8 +7,14 @@
  *       "acme":     { "profiles": ["tls-server"] },
  *       "internal": { "profiles": ["tls-server", "tls-client"], "dnsSuffixes": ["corp.example"],
  *                     "ipRanges": ["10.0.0.0/8"], "challenges": ["dns-01"], "requireEab": true,
- *                     "orderLifetime": "1d", "authzLifetime": "8h" }
- *     }
+ *                     "orderLifetime": "1d", "authzLifetime": "8h", "issuer": "issuing",
+ *                     "rateLimits": { "newOrdersPerAccount": { "limit": 300, "window": "3h" },
+ *                                     "newAccountsPerIp": { "limit": 10, "window": "3h" },
+ *                                     "certificatesPerDomain": { "limit": 50, "window": "7d" },
+ *                                     "failedValidationsPerIdentifier": { "limit": 5, "window": "1h" } } }
+ *     },
+ *     "alternateChains": { "issuing": ["chains/issuing-cross.pem"] },
+ *     "processing": { "leaseSeconds": 60, "sweepSeconds": 2 }
  *   }
  *
  * Without `acme.provisioners` there is one provisioner, `acme`, issuing with `tls-server`.
@@ -38,6 +44,13 @@ const cidr = z.string().refine((s) => {
   return rest.length === 0 && fam !== 0 && bits !== undefined && /^\d+$/.test(bits) && n <= (fam === 4 ? 32 : 128);
 }, 'a CIDR range like 10.0.0.0/8');
 
+const rateLimit = z.object({ limit: z.number().int().positive(), window: lifetime }).strict();
+
+/** Per-provisioner rate limits (each optional; absent = unlimited). */
+export const RATE_LIMIT_NAMES = ['newOrdersPerAccount', 'newAccountsPerIp', 'certificatesPerDomain', 'failedValidationsPerIdentifier'] as const;
+export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
+export type RateLimits = Partial<Record<RateLimitName, { limit: number; windowMs: number }>>;
+
 const suffix = z.string().min(1).transform((s) => s.toLowerCase().replace(/^\*?\./, '').replace(/\.$/, ''));
 
 export const acmeProvisionerSchema = z
@@ -49,6 +62,12 @@ export const acmeProvisionerSchema = z
     requireEab: z.boolean().default(false),
     orderLifetime: lifetime.default(7 * DAY),
     authzLifetime: lifetime.default(7 * DAY),
+    /** Issuing CA for this provisioner's certificates (default: the profile's / the default issuer). */
+    issuer: z.string().min(1).optional(),
+    /** §7.1.4: attach a valid (and, with reusePendingAuthorizations, pending) authorization of the same account + identifier to new orders. */
+    reuseAuthorizations: z.boolean().default(true),
+    reusePendingAuthorizations: z.boolean().default(true),
+    rateLimits: z.object(Object.fromEntries(RATE_LIMIT_NAMES.map((n) => [n, rateLimit.optional()])) as Record<RateLimitName, z.ZodOptional<typeof rateLimit>>).strict().optional(),
   })
   .strict();
 
@@ -56,6 +75,10 @@ export const acmeConfigSchema = z
   .object({
     termsOfService: z.url().optional(),
     provisioners: z.record(z.string().regex(NAME, 'letters, digits, dot, dash, underscore'), acmeProvisionerSchema).optional(),
+    /** Store-backed jobs: lease a node holds on a validation / finalization, and how often every node sweeps for lapsed ones. */
+    processing: z.object({ leaseSeconds: z.number().int().min(1).max(3600).default(60), sweepSeconds: z.number().int().min(1).max(600).default(2) }).strict().optional(),
+    /** §7.4.2 alternate chains: issuer id → PEM files (relative to the data dir), each an alternate chain above the leaf. */
+    alternateChains: z.record(z.string(), z.array(z.string().min(1)).min(1)).optional(),
   })
   .strict();
 
@@ -70,6 +93,10 @@ export interface AcmeProvisioner {
   orderLifetimeMs: number;
   authzLifetimeMs: number;
   termsOfService?: string;
+  issuer?: string;
+  reuseAuthorizations?: boolean;
+  reusePendingAuthorizations?: boolean;
+  rateLimits?: RateLimits;
 }
 
 export function defaultProvisioner(name = DEFAULT_PROVISIONER, profile = DEFAULT_PROFILE, extra: Partial<AcmeProvisioner> = {}): AcmeProvisioner {
@@ -99,6 +126,12 @@ export function loadAcmeConfig(config: unknown, knownProfiles?: Iterable<string>
       orderLifetimeMs: p.orderLifetime,
       authzLifetimeMs: p.authzLifetime,
       ...(tos ? { termsOfService: tos } : {}),
+      ...(p.issuer ? { issuer: p.issuer } : {}),
+      reuseAuthorizations: p.reuseAuthorizations,
+      reusePendingAuthorizations: p.reusePendingAuthorizations,
+      ...(p.rateLimits
+        ? { rateLimits: Object.fromEntries(Object.entries(p.rateLimits).flatMap(([k, v]) => (v ? [[k, { limit: v.limit, windowMs: v.window }]] : []))) as RateLimits }
+        : {}),
     });
   }
   if (knownProfiles) {
@@ -109,6 +142,35 @@ export function loadAcmeConfig(config: unknown, knownProfiles?: Iterable<string>
     }
   }
   return out;
+}
+
+/**
+ * Startup checks against what `serve` loaded: every provisioner's profiles exist and admit ACME and
+ * this provisioner, its issuer and every alternate-chain issuer exist. Errors name the field.
+ */
+export function checkAcmeConfig(
+  config: unknown,
+  provisioners: Map<string, AcmeProvisioner>,
+  known: { profiles: ReadonlyMap<string, { protocols: readonly string[]; provisioners: readonly string[] }>; issuers: (id: string) => boolean },
+): void {
+  const bad = (field: string, why: string) => new FlintError('invalidConfig', `flintca.json: ${field}: ${why}`);
+  for (const p of provisioners.values()) {
+    const field = `acme.provisioners.${p.name}`;
+    p.profiles.forEach((name, i) => {
+      const prof = known.profiles.get(name);
+      if (!prof) throw bad(`${field}.profiles[${i}]`, `unknown profile ${name} (known: ${[...known.profiles.keys()].join(', ')})`);
+      if (!prof.protocols.includes('acme')) throw bad(`${field}.profiles[${i}]`, `profile ${name} does not allow the acme protocol`);
+      if (!prof.provisioners.includes('*') && !prof.provisioners.includes(p.name)) throw bad(`${field}.profiles[${i}]`, `profile ${name} does not allow provisioner ${p.name}`);
+    });
+    if (p.issuer !== undefined && !known.issuers(p.issuer)) throw bad(`${field}.issuer`, `unknown issuer ${p.issuer}`);
+  }
+  for (const id of Object.keys(alternateChainFiles(config))) if (!known.issuers(id)) throw bad(`acme.alternateChains.${id}`, `unknown issuer ${id}`);
+}
+
+/** config.acme.alternateChains (already validated by loadAcmeConfig). */
+export function alternateChainFiles(config: unknown): Record<string, string[]> {
+  const section = typeof config === 'object' && config !== null ? ((config as Record<string, unknown>).acme as Record<string, unknown> | undefined) : undefined;
+  return (section?.alternateChains as Record<string, string[]> | undefined) ?? {};
 }
 
 /** Why the provisioner refuses this identifier, or undefined when it is allowed. */
@@ -128,4 +190,11 @@ export function identifierRefusal(p: AcmeProvisioner, id: { type: 'dns' | 'ip'; 
   const fam = isIP(id.value) === 6 ? 'ipv6' : 'ipv4';
   if (bl.check(id.value, fam)) return undefined;
   return `${id.value} is not in an allowed IP range of provisioner ${p.name} (${p.ipRanges.join(', ')})`;
+}
+
+/** config.acme.processing with defaults (already validated by loadAcmeConfig). */
+export function processingSettings(config: unknown): { leaseMs: number; sweepMs: number } {
+  const section = typeof config === 'object' && config !== null ? ((config as Record<string, unknown>).acme as Record<string, unknown> | undefined) : undefined;
+  const p = (section?.processing ?? {}) as { leaseSeconds?: number; sweepSeconds?: number };
+  return { leaseMs: (p.leaseSeconds ?? 60) * 1000, sweepMs: (p.sweepSeconds ?? 2) * 1000 };
 }

@@ -35,7 +35,21 @@ export const ACME_ERROR_TYPES = {
   userActionRequired: 403,
 } as const satisfies Record<string, number>;
 
-export type AcmeErrorType = keyof typeof ACME_ERROR_TYPES;
+/**
+ * Error types registered after RFC 8555 by extensions this server implements:
+ * `alreadyReplaced` (RFC 9773 §7.4, ARI `replaces` naming an already replaced certificate) and
+ * `invalidProfile` (draft-aaron-acme-profiles §6, newOrder `profile` not offered).
+ */
+export const ACME_EXTENSION_ERROR_TYPES = {
+  alreadyReplaced: 409,
+  invalidProfile: 400,
+} as const satisfies Record<string, number>;
+
+export type AcmeErrorType = keyof typeof ACME_ERROR_TYPES | keyof typeof ACME_EXTENSION_ERROR_TYPES;
+
+export function isAcmeErrorType(t: string): t is AcmeErrorType {
+  return Object.hasOwn(ACME_ERROR_TYPES, t) || Object.hasOwn(ACME_EXTENSION_ERROR_TYPES, t);
+}
 
 /** Internal error kind → ACME problem type (and status when it differs from the type's default). */
 export const KIND_TO_ACME: Record<ErrorKind, { type: AcmeErrorType; status?: number }> = {
@@ -60,7 +74,7 @@ export class AcmeError extends Error {
   constructor(
     readonly type: AcmeErrorType,
     readonly detail: string,
-    readonly extra: { status?: number; algorithms?: string[]; subproblems?: Problem['subproblems'] } = {},
+    readonly extra: { status?: number; algorithms?: string[]; subproblems?: Problem['subproblems']; retryAfter?: number } = {},
   ) {
     super(detail);
     this.name = 'AcmeError';
@@ -68,7 +82,7 @@ export class AcmeError extends Error {
 }
 
 export function problem(type: AcmeErrorType, detail: string, status?: number): Problem {
-  return { type: ACME_ERROR_PREFIX + type, detail, status: status ?? ACME_ERROR_TYPES[type] };
+  return { type: ACME_ERROR_PREFIX + type, detail, status: status ?? (ACME_ERROR_TYPES as Record<string, number>)[type] ?? (ACME_EXTENSION_ERROR_TYPES as Record<string, number>)[type]! };
 }
 
 /** Anything thrown → a problem document; untyped errors become a generic serverInternal (detail never sent). */
@@ -85,4 +99,11 @@ export function toProblem(e: unknown): Problem {
     return problem(m.type, detail, m.status);
   }
   return problem('serverInternal', 'internal error');
+}
+
+/** Seconds the client should wait (rateLimited, unavailable), for the Retry-After header of a problem response. */
+export function retryAfterOf(e: unknown): number | undefined {
+  if (e instanceof AcmeError) return e.extra.retryAfter;
+  if (isFlintError(e)) return e.retryAfter;
+  return undefined;
 }

@@ -52,6 +52,23 @@ export async function thumbprintOf(jwk: JWK): Promise<string> {
   }
 }
 
+/**
+ * Imported public keys by JWK and algorithm: importing costs more than verifying, and an account
+ * signs many requests. Node-local but only derived from the request's own key material (a rolled
+ * key is a different JWK), so it cannot go stale across nodes. Bounded.
+ */
+const keyCache = new Map<string, Awaited<ReturnType<typeof importJWK>>>();
+async function importKey(jwk: JWK, alg: string): Promise<Awaited<ReturnType<typeof importJWK>>> {
+  const k = `${alg}|${JSON.stringify(jwk)}`;
+  let key = keyCache.get(k);
+  if (!key) {
+    key = await importJWK(jwk, alg);
+    if (keyCache.size >= 1000) keyCache.delete(keyCache.keys().next().value!);
+    keyCache.set(k, key);
+  }
+  return key;
+}
+
 export async function verifyJws(input: JwsInput, nonces: NonceService, repo: Pick<AcmeRepository, 'getAccount'>): Promise<VerifiedRequest> {
   const ct = (input.contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (ct !== 'application/jose+json') throw new AcmeError('malformed', 'Content-Type must be application/jose+json', { status: 415 });
@@ -99,7 +116,7 @@ export async function verifyJws(input: JwsInput, nonces: NonceService, repo: Pic
 
   let key: Awaited<ReturnType<typeof importJWK>>;
   try {
-    key = await importJWK(jwk, alg);
+    key = await importKey(jwk, alg);
   } catch {
     // With a kid the stored key is fine: the client signed with an algorithm that does not fit it.
     throw account ? new AcmeError('malformed', `the account key cannot verify ${alg} signatures`) : new AcmeError('badPublicKey', `the key cannot be used with ${alg}`);
@@ -109,7 +126,7 @@ export async function verifyJws(input: JwsInput, nonces: NonceService, repo: Pic
   } catch {
     throw new AcmeError('malformed', 'JWS signature verification failed');
   }
-  const thumbprint = await thumbprintOf(jwk);
+  const thumbprint = account ? account.thumbprint : await thumbprintOf(jwk);
   const body = payload === '' ? null : decodeJson(payload, 'payload');
   return { payload: body, jwk, thumbprint, account };
 }

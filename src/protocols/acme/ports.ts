@@ -20,5 +20,15 @@ export interface AcmeDeps {
   issuerRetiring?: (issuerId: string) => boolean;
   /** Called when a challenge should be validated (asynchronously). */
   enqueueValidation: (challengeId: string) => void;
+  /** Resolves when this node's validation job for the challenge has finished (optional). */
+  validationSettled?: (challengeId: string) => Promise<void>;
+  /** How long a challenge POST waits for its validation before answering `processing` (ms). Default 1.5 s. */
+  validationWaitMs?: number;
   logger?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  /** Lease on a processing order (ms); another node finishes it after that. Default 60 s. */
+  leaseMs?: number;
+  /** How long finalize waits for issuance before answering `processing` (ms). Default 5 s. */
+  finalizeWaitMs?: number;
+  /** §7.4.2 alternate chains for an issuer: each a list of DER CA certificates sent after the leaf. */
+  alternateChains?: (issuerId: string) => Buffer[][];
 }

@@ -5,7 +5,7 @@
  */
 import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
 import { defaultProvisioner, type AcmeProvisioner } from './config.js';
-import { AcmeError, toProblem } from './errors.js';
+import { AcmeError, retryAfterOf, toProblem } from './errors.js';
 import { accountOrders, accountResource, newAccount } from './handlers/account.js';
 import { authzResource, challengeResource } from './handlers/authz.js';
 import { certificateResource, revokeCert } from './handlers/certificate.js';
@@ -57,16 +57,32 @@ export function acmeRouter(o: AcmeRouterOptions): Router {
     if (links.length) res.setHeader('Link', links);
   };
 
-  const sendProblem = async (res: Response, urls: AcmeUrls | undefined, e: unknown) => {
+  /** Every refused request leaves an audit record (who, which resource, which problem). */
+  const auditDenial = async (req: Request, p: ReturnType<typeof toProblem>, actor: string) => {
+    try {
+      await o.deps.audit.record({
+        actor, action: 'acme.request.denied', object: `acme:${req.method} ${req.originalUrl.slice(0, 200)}`, result: p.status >= 500 ? 'failed' : 'denied',
+        reason: p.detail.slice(0, 500), data: { type: p.type, status: p.status, ip: req.socket.remoteAddress ?? null },
+      });
+    } catch (err) {
+      o.deps.logger?.warn({ err }, 'acme: cannot audit a denied request');
+    }
+  };
+
+  const sendProblem = async (res: Response, urls: AcmeUrls | undefined, e: unknown, req?: Request, actor = 'acme:anonymous') => {
     const p = toProblem(e);
     if (p.status >= 500) o.deps.logger?.warn({ err: e }, 'acme request failed');
+    if (req) await auditDenial(req, p, actor);
     await envelope(res, urls);
+    const retryAfter = retryAfterOf(e);
+    if (retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter));
     res.status(p.status).type('application/problem+json').send(JSON.stringify(p));
   };
 
   const send = async (res: Response, urls: AcmeUrls, r: AcmeReply) => {
     await envelope(res, urls, r.links ? [...r.links] : []);
     if (r.location) res.setHeader('Location', r.location);
+    if (r.retryAfter !== undefined) res.setHeader('Retry-After', String(r.retryAfter));
     res.status(r.status);
     if (r.raw) res.type(r.raw.contentType).send(r.raw.data);
     else if (r.json !== undefined) res.type('application/json').send(JSON.stringify(r.json));
@@ -75,6 +91,7 @@ export function acmeRouter(o: AcmeRouterOptions): Router {
 
   const post = (key: 'jwk' | 'kid' | 'either', handler: AcmeHandler) => async (req: Request, res: Response) => {
     const urls = urlsFor(req);
+    let actor = 'acme:anonymous';
     try {
       if (!urls) throw new AcmeError('malformed', 'unknown ACME provisioner', { status: 404 });
       const verified = await verifyJws(
@@ -82,11 +99,13 @@ export function acmeRouter(o: AcmeRouterOptions): Router {
         o.nonces,
         o.deps.repo,
       );
+      actor = verified.account ? `acme:${verified.account.id}` : `acme:jwk:${verified.thumbprint}`;
       const params: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.params)) params[k] = String(v);
-      await send(res, urls, await handler({ deps: o.deps, urls, provisioner: params.prov!, prov: provs.get(params.prov!)!, req: verified, params }));
+      const clientIp = req.socket.remoteAddress?.replace(/^::ffff:/, '');
+      await send(res, urls, await handler({ deps: o.deps, urls, provisioner: params.prov!, prov: provs.get(params.prov!)!, req: verified, params, ...(clientIp ? { clientIp } : {}) }));
     } catch (e) {
-      await sendProblem(res, urls, e);
+      await sendProblem(res, urls, e, req, actor);
     }
   };
 
@@ -128,6 +147,7 @@ export function acmeRouter(o: AcmeRouterOptions): Router {
     ['/:prov/authz/:id', 'kid', authzResource],
     ['/:prov/chall/:id', 'kid', challengeResource],
     ['/:prov/cert/:serial', 'kid', certificateResource],
+    ['/:prov/cert/:serial/:alt', 'kid', certificateResource],
     ['/:prov/revoke-cert', 'either', revokeCert],
     ['/:prov/key-change', 'kid', keyChange],
   ];
@@ -135,15 +155,15 @@ export function acmeRouter(o: AcmeRouterOptions): Router {
     router.post(path, raw, post(key, handler));
     router.all(path, async (req, res) => {
       res.setHeader('Allow', 'POST');
-      await sendProblem(res, urlsFor(req), new AcmeError('malformed', `${req.method} is not allowed here; use POST`, { status: 405 }));
+      await sendProblem(res, urlsFor(req), new AcmeError('malformed', `${req.method} is not allowed here; use POST`, { status: 405 }), req);
     });
   }
   // Body-parser failures (too large, aborted) and unknown paths are ACME problems too.
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : undefined;
-    void sendProblem(res, undefined, status ? new AcmeError('malformed', status === 413 ? 'request body too large' : 'bad request body', { status }) : err);
+    void sendProblem(res, undefined, status ? new AcmeError('malformed', status === 413 ? 'request body too large' : 'bad request body', { status }) : err, req);
   };
   router.use(onError);
-  router.use((req, res) => void sendProblem(res, undefined, new AcmeError('malformed', `no ACME resource at ${req.path}`, { status: 404 })));
+  router.use((req, res) => void sendProblem(res, undefined, new AcmeError('malformed', `no ACME resource at ${req.path}`, { status: 404 }), req));
   return router;
 }

@@ -16,6 +16,8 @@ export function acmeUrls(base: string) {
     authz: (id: string) => `${base}/authz/${id}`,
     challenge: (id: string) => `${base}/chall/${id}`,
     certificate: (serial: string) => `${base}/cert/${serial}`,
+    /** §7.4.2 alternate chain n (1-based) of a certificate. */
+    alternateCertificate: (serial: string, n: number) => `${base}/cert/${serial}/${n}`,
   };
 }
 

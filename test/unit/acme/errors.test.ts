@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ERROR_KINDS, FlintError } from '../../../src/errors/index.js';
-import { ACME_ERROR_PREFIX, ACME_ERROR_TYPES, AcmeError, KIND_TO_ACME, toProblem } from '../../../src/protocols/acme/errors.js';
+import { ACME_ERROR_PREFIX, ACME_ERROR_TYPES, ACME_EXTENSION_ERROR_TYPES, AcmeError, KIND_TO_ACME, toProblem } from '../../../src/protocols/acme/errors.js';
 
 /** RFC 8555 §6.7, the "ACME Error Types" table, copied by hand from the RFC text. */
 const RFC8555_ERROR_TYPES = [
@@ -14,6 +14,14 @@ describe('ACME error table', () => {
   it('lists exactly the RFC 8555 §6.7 types', () => {
     expect(Object.keys(ACME_ERROR_TYPES).sort()).toEqual([...RFC8555_ERROR_TYPES].sort());
     expect(ACME_ERROR_PREFIX).toBe('urn:ietf:params:acme:error:');
+  });
+
+  it('lists the extension types with their registering documents, none clashing with RFC 8555', () => {
+    // RFC 9773 §7.4 (alreadyReplaced), draft-aaron-acme-profiles §6 (invalidProfile).
+    expect(Object.keys(ACME_EXTENSION_ERROR_TYPES).sort()).toEqual(['alreadyReplaced', 'invalidProfile']);
+    for (const t of Object.keys(ACME_EXTENSION_ERROR_TYPES)) expect(RFC8555_ERROR_TYPES).not.toContain(t);
+    expect(toProblem(new AcmeError('alreadyReplaced', 'x'))).toMatchObject({ type: ACME_ERROR_PREFIX + 'alreadyReplaced', status: 409 });
+    expect(toProblem(new AcmeError('invalidProfile', 'x'))).toMatchObject({ type: ACME_ERROR_PREFIX + 'invalidProfile', status: 400 });
   });
 
   it('maps every internal error kind to an RFC type with a 4xx/5xx status', () => {

@@ -9,6 +9,7 @@ import { NonceService } from '../../../src/protocols/acme/nonces.js';
 import type { AcmeDeps } from '../../../src/protocols/acme/ports.js';
 import { acmeRouter } from '../../../src/protocols/acme/routes.js';
 import { SqliteStore } from '../../../src/store/index.js';
+import type { AuditInput } from '../../../src/store/types.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 export const HOST = 'acme.test:8443';
@@ -25,16 +26,19 @@ export async function newKey(alg = 'ES256'): Promise<Key> {
   return { priv: privateKey, jwk: await exportJWK(publicKey), alg };
 }
 
-export async function harness(opts: { provisioners?: (string | AcmeProvisioner)[] } = {}) {
+export async function harness(opts: { provisioners?: (string | AcmeProvisioner)[]; issue?: AcmeDeps['authority']['issue']; deps?: Partial<AcmeDeps> } = {}) {
   const tmp = tempDir('flintca-acme-unit-');
   const store = SqliteStore.open(join(tmp.path, 'db.sqlite'));
   const enqueued: string[] = [];
   const revoked: string[] = [];
+  const audited: AuditInput[] = [];
   const deps: AcmeDeps = {
     authority: {
-      issue: async () => {
-        throw new Error('not used');
-      },
+      issue:
+        opts.issue ??
+        (async () => {
+          throw new Error('not used');
+        }),
       revoke: async (serial: string) => {
         if (revoked.includes(serial)) throw new FlintError('alreadyRevoked', `certificate ${serial} is already revoked`);
         revoked.push(serial);
@@ -44,10 +48,11 @@ export async function harness(opts: { provisioners?: (string | AcmeProvisioner)[
     } as unknown as AcmeDeps['authority'],
     repo: store.acme,
     certificates: store.certificates,
-    audit: { emitted: (e) => e, record: async () => [] },
+    audit: { emitted: (e) => e, record: async (...e) => (audited.push(...e), []) },
     profile: 'tls-server',
     clock: () => new Date(),
     enqueueValidation: (id) => enqueued.push(id),
+    ...opts.deps,
   };
   const app = express();
   app.use('/acme', acmeRouter({ deps, nonces: new NonceService(store.acme), provisioners: opts.provisioners ?? ['acme'] }));
@@ -77,7 +82,7 @@ export async function harness(opts: { provisioners?: (string | AcmeProvisioner)[
     return r.headers.location as string;
   }
 
-  return { store, deps, agent, nonce, jws, post, account, enqueued, revoked, close: async () => (await store.close(), tmp.cleanup()) };
+  return { store, deps, agent, nonce, jws, post, account, enqueued, revoked, audited, close: async () => (await store.close(), tmp.cleanup()) };
 }
 
 export type Harness = Awaited<ReturnType<typeof harness>>;

@@ -52,6 +52,17 @@ describe('ACME orders', () => {
     await bad([{ type: 'dns', value: 'bad_name!.example' }], 'rejectedIdentifier');
     await bad([], 'malformed');
     await bad([{ type: 'ip', value: '999.1.1.1' }], 'malformed');
+    // Every bad identifier is reported, each in a subproblem naming it (§6.7.1).
+    const r = await postAs(key, kid, `${BASE}/new-order`, { identifiers: [{ type: 'dns', value: 'ok.example' }, { type: 'dns', value: 'bad_1.example' }, { type: 'email', value: 'a@b.c' }] });
+    const p = JSON.parse(r.text);
+    expect(p.type).toBe(ERR + 'compound');
+    expect(p.subproblems.map((x: { type: string; identifier: { value: string } }) => [x.type, x.identifier.value])).toEqual([
+      [ERR + 'rejectedIdentifier', 'bad_1.example'],
+      [ERR + 'unsupportedIdentifier', 'a@b.c'],
+    ]);
+    const two = JSON.parse((await postAs(key, kid, `${BASE}/new-order`, { identifiers: [{ type: 'dns', value: 'a_.x' }, { type: 'dns', value: 'b_.x' }] })).text);
+    expect(two.type).toBe(ERR + 'rejectedIdentifier');
+    expect(two.subproblems).toHaveLength(2);
   });
 
   it('runs the status machine: challenge → processing → valid → order ready, then checks the CSR', async () => {

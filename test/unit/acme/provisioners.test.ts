@@ -122,7 +122,7 @@ describe('ACME provisioners (in process)', () => {
     const wild = await postJws(key, 'corp', '/new-order', { identifiers: [{ type: 'dns', value: '*.corp.example' }] }, kid);
     expect(JSON.parse(wild.text).type).toBe(ERR + 'rejectedIdentifier');
     const badProfile = await postJws(key, 'corp', '/new-order', { identifiers: [{ type: 'dns', value: 'a.corp.example' }], profile: 'ca' }, kid);
-    expect(JSON.parse(badProfile.text).type).toBe(ERR + 'malformed');
+    expect(JSON.parse(badProfile.text).type).toBe(ERR + 'invalidProfile');
     expect(JSON.parse(badProfile.text).detail).toMatch(/invalidProfile/);
     const o = await postJws(key, 'corp', '/new-order', { identifiers: [{ type: 'dns', value: 'a.corp.example' }, { type: 'ip', value: '10.9.9.9' }], profile: 'tls-client' }, kid);
     expect(o.status, o.text).toBe(201);

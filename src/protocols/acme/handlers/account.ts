@@ -6,6 +6,7 @@ import { verifyEab } from '../eab.js';
 import { AcmeError } from '../errors.js';
 import type { Account } from '../wire.js';
 import { account, notFound, type AcmeContext, type AcmeReply } from './context.js';
+import { limit } from './order.js';
 
 function render(ctx: AcmeContext, a: AcmeAccountRecord): Account {
   return { status: a.status, contact: a.contact, orders: ctx.urls.orders(a.id) };
@@ -49,8 +50,10 @@ export async function newAccount(ctx: AcmeContext): Promise<AcmeReply> {
     provisioner: ctx.provisioner,
   };
   try {
-    await ctx.deps.repo.createAccount(a, ctx.deps.audit.emitted([{ actor: `acme:${a.id}`, action: 'acme.account.create', object: `acme-account:${a.id}`, result: 'ok', data: { provisioner: ctx.provisioner, thumbprint: a.thumbprint, ...(eab ? { eabKid: eab.kid } : {}) } }]), eab);
+    const limits = ctx.clientIp ? limit(ctx.prov, 'newAccountsPerIp', ctx.clientIp) : [];
+    await ctx.deps.repo.createAccount(a, ctx.deps.audit.emitted([{ actor: `acme:${a.id}`, action: 'acme.account.create', object: `acme-account:${a.id}`, result: 'ok', data: { provisioner: ctx.provisioner, thumbprint: a.thumbprint, ...(eab ? { eabKid: eab.kid } : {}) } }]), eab, { now: a.createdAt, limits });
   } catch (e) {
+    if (isFlintError(e) && e.kind === 'rateLimited') throw e;
     // A concurrent newAccount with the same key won the unique thumbprint: return that one.
     const again = await ctx.deps.repo.getAccountByThumbprint(ctx.req.thumbprint);
     if (isFlintError(e) && e.kind === 'unauthorized' && !again) throw new AcmeError('unauthorized', e.detail);

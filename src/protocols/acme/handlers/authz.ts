@@ -1,6 +1,7 @@
 /** §7.5 authorizations and challenges: POST-as-GET, deactivate (§7.5.2), respond to challenge (§7.5.1). */
 import { AcmeError } from '../errors.js';
 import { account, notFound, type AcmeContext, type AcmeReply } from './context.js';
+import { PROCESSING_RETRY_AFTER } from './order.js';
 import { renderAuthz, renderChallenge } from './render.js';
 
 async function ownedAuthz(ctx: AcmeContext, id: string) {
@@ -28,11 +29,20 @@ export async function challengeResource(ctx: AcmeContext): Promise<AcmeReply> {
   const authz = await ownedAuthz(ctx, ch.authzId);
   const up = { status: 200, links: [`<${ctx.urls.authz(authz.id)}>;rel="up"`] };
   // POST-as-GET reads; any JSON object payload (normally {}) asks the server to validate.
-  if (ctx.req.payload === null) return { ...up, json: renderChallenge(ctx.urls, ch) };
+  if (ctx.req.payload === null) return { ...up, json: renderChallenge(ctx.urls, ch), ...(ch.status === 'processing' ? { retryAfter: PROCESSING_RETRY_AFTER } : {}) };
   if (authz.expires < ctx.deps.clock()) throw new AcmeError('malformed', 'authorization has expired');
-  if (ch.status === 'pending' && (await ctx.deps.repo.startChallenge(ch.id))) {
+  if (ch.status === 'pending' && (await ctx.deps.repo.startChallenge(ch.id, ctx.deps.clock()))) {
     ch = { ...ch, status: 'processing' };
     ctx.deps.enqueueValidation(ch.id);
+    // Loopback-fast validations finish within the request: answering with the result spares the
+    // client a poll (lego and acme-client otherwise back off for the Retry-After).
+    if (ctx.deps.validationSettled) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([ctx.deps.validationSettled(ch.id), new Promise((r) => (timer = setTimeout(r, ctx.deps.validationWaitMs ?? 1500)))]);
+      clearTimeout(timer);
+      ch = (await ctx.deps.repo.getChallenge(ch.id)) ?? ch;
+    }
   }
-  return { ...up, json: renderChallenge(ctx.urls, ch) };
+  // §8.2: while validation runs, tell the client when to look again.
+  return { ...up, json: renderChallenge(ctx.urls, ch), ...(ch.status === 'processing' ? { retryAfter: PROCESSING_RETRY_AFTER } : {}) };
 }

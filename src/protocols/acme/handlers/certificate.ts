@@ -16,9 +16,17 @@ export async function certificateResource(ctx: AcmeContext): Promise<AcmeReply> 
   const cert = await ctx.deps.certificates.get(serial);
   if (!cert) throw notFound('certificate');
   const chain = ctx.deps.authority.chain(cert.issuerId);
-  // Leaf + issuing CA; the root is the trust anchor and is not sent.
-  const pem = [cert.der, ...chain.slice(0, Math.max(1, chain.length - 1))].map((d) => toPem(d, 'CERTIFICATE')).join('');
-  return { status: 200, raw: { contentType: 'application/pem-certificate-chain', data: pem } };
+  // §7.4.2 alternate chains: /cert/{serial}/{n} (n = 1…) serves the leaf with the n-th configured
+  // chain; every variant links to the others with rel="alternate".
+  const alternates = ctx.deps.alternateChains?.(cert.issuerId) ?? [];
+  const alt = ctx.params.alt === undefined ? 0 : /^[1-9]\d{0,2}$/.test(ctx.params.alt) ? Number(ctx.params.alt) : -1;
+  if (alt < 0 || alt > alternates.length) throw notFound('certificate chain');
+  const variants = [ctx.urls.certificate(serial), ...alternates.map((_, i) => ctx.urls.alternateCertificate(serial, i + 1))];
+  const links = variants.filter((_, i) => i !== alt).map((u) => `<${u}>;rel="alternate"`);
+  // Default: leaf + issuing CA; the root is the trust anchor and is not sent.
+  const above = alt === 0 ? chain.slice(0, Math.max(1, chain.length - 1)) : alternates[alt - 1]!;
+  const pem = [cert.der, ...above].map((d) => toPem(d, 'CERTIFICATE')).join('');
+  return { status: 200, raw: { contentType: 'application/pem-certificate-chain', data: pem }, ...(links.length ? { links } : {}) };
 }
 
 /** RFC 5280 reason codes ACME clients may ask for (not certificateHold 6, not removeFromCRL 8, 7 unused). */

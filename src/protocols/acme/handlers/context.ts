@@ -14,6 +14,8 @@ export interface AcmeContext {
   prov: AcmeProvisioner;
   req: VerifiedRequest;
   params: Record<string, string>;
+  /** The client's address (socket peer; rate limits per IP). */
+  clientIp?: string;
 }
 
 export interface AcmeReply {
@@ -23,6 +25,8 @@ export interface AcmeReply {
   raw?: { contentType: string; data: string | Buffer };
   location?: string;
   links?: string[];
+  /** Retry-After seconds (e.g. an order or challenge still processing, §7.4 / §8.2). */
+  retryAfter?: number;
 }
 
 export type AcmeHandler = (ctx: AcmeContext) => Promise<AcmeReply>;

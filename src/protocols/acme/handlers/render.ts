@@ -28,7 +28,8 @@ export function renderChallenge(urls: AcmeUrls, c: AcmeChallengeRecord): Challen
 }
 
 export function renderAuthz(urls: AcmeUrls, a: AcmeAuthzRecord, now: Date): Authorization {
-  const status = a.status === 'pending' && a.expires < now ? 'expired' : a.status;
+  // §7.1.6: pending and valid authorizations become expired past their expiry.
+  const status = (a.status === 'pending' || a.status === 'valid') && a.expires < now ? 'expired' : a.status;
   const out: Authorization = {
     identifier: a.identifier,
     status,
