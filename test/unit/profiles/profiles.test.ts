@@ -27,8 +27,8 @@ function csr(over: Partial<ParsedCsr> = {}): ParsedCsr {
 const now = new Date('2026-11-22T00:00:00Z');
 
 describe('profiles', () => {
-  it('ships tls-server, tls-client, device, short-lived and ocsp-responder', () => {
-    expect([...shipped.keys()].sort()).toEqual(['device', 'ocsp-responder', 'short-lived', 'tls-client', 'tls-server']);
+  it('ships tls-server, tls-client, device, short-lived, ocsp-responder and scep-ra', () => {
+    expect([...shipped.keys()].sort()).toEqual(['device', 'ocsp-responder', 'scep-ra', 'short-lived', 'tls-client', 'tls-server']);
     expect(Object.isFrozen(shipped.get('tls-server')!.validity)).toBe(true);
   });
 
