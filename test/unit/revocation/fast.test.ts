@@ -13,6 +13,7 @@ const fake = {
     const now = new Date();
     return { der: Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x00]), status: OCSP_STATUS.successful, producedAt: now, nextUpdate: new Date(now.getTime() + 3600_000), cacheable: der[0] !== 0xff };
   },
+  cached: () => undefined,
 } as unknown as OcspResponder;
 
 let server: Server;
