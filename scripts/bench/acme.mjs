@@ -16,6 +16,7 @@ import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { rate as measureRate } from './lib/rate.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const BIN = join(ROOT, 'dist/cli/main.js');
@@ -76,19 +77,7 @@ function init(dir) {
   if (r.status !== 0) throw new Error(`init failed: ${r.stderr}`);
 }
 
-async function rate(fn, inFlight, seconds = SECONDS) {
-  const end = performance.now() + seconds * 1000;
-  let n = 0;
-  const loop = async () => {
-    while (performance.now() < end) {
-      await fn();
-      n++;
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: inFlight }, loop));
-  return n / ((performance.now() - t0) / 1000);
-}
+const rate = (fn, inFlight, seconds = SECONDS) => measureRate(fn, inFlight, seconds);
 
 const fmt = (n) => n.toFixed(1).padStart(7);
 try {

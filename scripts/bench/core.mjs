@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { rate as measureRate } from './lib/rate.mjs';
 
 const dist = new URL('../../dist/', import.meta.url);
 const { SqliteStore } = await import(new URL('store/index.js', dist));
@@ -28,19 +29,7 @@ function csrFor(name) {
 }
 
 /** Runs `fn` with `inFlight` concurrent loops for `seconds`; returns operations per second. */
-async function rate(fn, inFlight, seconds = SECONDS) {
-  const end = performance.now() + seconds * 1000;
-  let n = 0;
-  const loop = async () => {
-    while (performance.now() < end) {
-      await fn();
-      n++;
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: inFlight }, loop));
-  return n / ((performance.now() - t0) / 1000);
-}
+const rate = (fn, inFlight, seconds = SECONDS) => measureRate(fn, inFlight, seconds);
 
 async function setup(name, keyStore, keyType) {
   const store = SqliteStore.open(join(tmp, `${name}.db`));
