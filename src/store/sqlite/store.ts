@@ -15,6 +15,9 @@ import type {
   CertificateRecord,
   CertificateRepository,
   EnrollmentRepository,
+  LeaseRepository,
+  StoreChange,
+  StoreChangeListener,
   RevocationChange,
   RevocationRepository,
   Store,
@@ -25,6 +28,7 @@ import { sqliteApprovalRepository } from './approvals.js';
 import { sqliteRevocationRepository } from './revocation.js';
 import { sqliteAcmeRepository } from './acme.js';
 import { sqliteEnrollmentRepository } from './enrollment.js';
+import { sqliteLeaseRepository } from './leases.js';
 
 export { appendAuditSync } from './audit.js';
 
@@ -106,14 +110,18 @@ export class SqliteStore implements Store {
   readonly revocation: RevocationRepository;
   readonly acme: AcmeRepository;
   readonly enrollment: EnrollmentRepository;
+  readonly leases: LeaseRepository;
   private readonly writer: WriteBatcher;
+  /** In-process only: other processes on the same file do not see these (see StoreChange). */
+  private readonly listeners = new Set<StoreChangeListener>();
 
   private constructor(private readonly db: Db) {
     this.writer = new WriteBatcher(db);
     const w = this.writer;
     const read = db;
     this.approvals = sqliteApprovalRepository(db, w);
-    this.revocation = sqliteRevocationRepository(db, w);
+    this.revocation = sqliteRevocationRepository(db, w, (c) => this.emit(c));
+    this.leases = sqliteLeaseRepository(db, w);
     this.acme = sqliteAcmeRepository(db, w);
     this.enrollment = sqliteEnrollmentRepository(db, w);
     this.cas = {
@@ -167,16 +175,20 @@ export class SqliteStore implements Store {
         args.push(f.limit ?? 1_000_000);
         return (read.prepare(sql).all(...args) as Row[]).map(toCert);
       },
-      setStatus: (ch: RevocationChange, audit = []) =>
-        w.run((d) => {
+      setStatus: async (ch: RevocationChange, audit = []) => {
+        const issuerId = await w.run((d) => {
           const placeholders = ch.fromStatuses.map(() => '?').join(',');
-          const res = d
-            .prepare(`UPDATE certificates SET status = ?, revoked_at = ?, revocation_reason = ? WHERE serial = ? AND status IN (${placeholders})`)
-            .run(ch.status, ch.revokedAt?.getTime() ?? null, ch.reason, ch.serial, ...ch.fromStatuses);
-          if (res.changes === 0) return false;
+          const row = d
+            .prepare(`UPDATE certificates SET status = ?, revoked_at = ?, revocation_reason = ? WHERE serial = ? AND status IN (${placeholders}) RETURNING issuer_id`)
+            .get(ch.status, ch.revokedAt?.getTime() ?? null, ch.reason, ch.serial, ...ch.fromStatuses) as { issuer_id: string } | undefined;
+          if (!row) return undefined;
           appendAuditSync(d, audit);
-          return true;
-        }),
+          return row.issuer_id;
+        });
+        if (issuerId === undefined) return false;
+        this.emit({ kind: 'certificateStatus', serial: ch.serial, issuerId, status: ch.status });
+        return true;
+      },
       countByExpiry: async (now, buckets) => {
         const out: Record<string, number> = {};
         let prev = now.getTime();
@@ -226,6 +238,21 @@ export class SqliteStore implements Store {
       throw new FlintError('unavailable', `cannot open SQLite store ${file}: ${(e as Error).message}`, { cause: e });
     }
     return new SqliteStore(db);
+  }
+
+  subscribe(listener: StoreChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(change: StoreChange): void {
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch {
+        /* a listener's failure must not fail the write that already committed */
+      }
+    }
   }
 
   /** Escape hatch for tests that tamper with the audit table on purpose. */
