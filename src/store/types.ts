@@ -61,6 +61,8 @@ export interface CertificateRecord {
 
 export interface CertificateFilter {
   issuerId?: string;
+  /** Certificates issued under this profile (e.g. the OCSP responder certificates of a CA). */
+  profile?: string;
   status?: CertificateStatus;
   /** notAfter <= this. */
   expiringBefore?: Date;

@@ -167,6 +167,7 @@ export class SqliteStore implements Store {
         const where: string[] = [];
         const args: unknown[] = [];
         if (f.issuerId) (where.push('issuer_id = ?'), args.push(f.issuerId));
+        if (f.profile) (where.push('profile = ?'), args.push(f.profile));
         if (f.status) (where.push('status = ?'), args.push(f.status));
         if (f.expiringBefore) (where.push('not_after <= ?'), args.push(f.expiringBefore.getTime()));
         if (f.notExpiredAt) (where.push('not_after > ?'), args.push(f.notExpiredAt.getTime()));
