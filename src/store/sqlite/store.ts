@@ -271,8 +271,8 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    // Let queued writes flush before closing.
-    await this.writer.run(() => undefined);
+    // Let queued writes flush (and their WAL sync finish) before closing.
+    await this.writer.close();
     this.db.close();
   }
 }
