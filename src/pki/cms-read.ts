@@ -18,21 +18,16 @@
  *     keyEncryptionAlgorithm, encryptedKey OCTET STRING }
  */
 import * as asn1js from 'asn1js';
-import { createDecipheriv, createHash, createPublicKey, verify, constants, type KeyObject } from 'node:crypto';
+import { createDecipheriv, createHash, verify, constants } from 'node:crypto';
 import { FlintError } from '../errors/index.js';
-import { children, readHeader } from './der.js';
+import { readHeader } from './der.js';
 import { contentOf, isContext, isUniversal, kids, oidOf, rawOf } from './name.js';
 import { OID } from './algorithms.js';
+import { badCms as bad, certRef, CMS_OID, DIGESTS, derString, oidText, parseEnvelopeDer, parseSignedMessageDer, valueOf, type CertRef, type Envelope, type KeyTransRecipient, type SignedMessage } from './cms-der.js';
+import { publicKeyFromSpki } from './public-key.js';
 
-export const CMS_OID = {
-  data: '1.2.840.113549.1.7.1',
-  signedData: '1.2.840.113549.1.7.2',
-  envelopedData: '1.2.840.113549.1.7.3',
-  contentType: '1.2.840.113549.1.9.3',
-  messageDigest: '1.2.840.113549.1.9.4',
-  signingTime: '1.2.840.113549.1.9.5',
-  rsaEncryption: OID.rsaEncryption,
-} as const;
+export { certRef, CMS_OID, DIGESTS, type CertRef, type Envelope, type KeyTransRecipient, type SignedMessage, type SignerInfo } from './cms-der.js';
+export { publicKeyFromSpki } from './public-key.js';
 
 /** Content-encryption algorithms SCEP clients use (RFC 8894 §3.5.2 "AES", "DES3"; single DES is legacy). */
 export const CONTENT_CIPHERS: Readonly<Record<string, { name: 'aes-128-cbc' | 'aes-192-cbc' | 'aes-256-cbc' | 'des-ede3-cbc' | 'des-cbc'; keyLength: number; ivLength: number; family: 'aes' | 'des' }>> = {
@@ -44,15 +39,6 @@ export const CONTENT_CIPHERS: Readonly<Record<string, { name: 'aes-128-cbc' | 'a
 };
 export type ContentCipher = (typeof CONTENT_CIPHERS)[string]['name'];
 export const cipherOid = (name: ContentCipher): string => Object.entries(CONTENT_CIPHERS).find(([, c]) => c.name === name)![0];
-
-export const DIGESTS: Readonly<Record<string, 'sha1' | 'sha256' | 'sha384' | 'sha512'>> = {
-  [OID.sha1]: 'sha1',
-  [OID.sha256]: 'sha256',
-  [OID.sha384]: 'sha384',
-  [OID.sha512]: 'sha512',
-};
-
-const bad = (detail: string, code = 'cms.malformed') => new FlintError('malformed', detail, { code });
 
 /** BER decode of one element; trailing bytes or decoder errors → malformed (never throws anything else). */
 function decode(der: Uint8Array, what: string): asn1js.AsnType {
@@ -85,152 +71,18 @@ function contentInfo(der: Uint8Array, what: string): [string, asn1js.AsnType | u
   return [type, contentEl && isContext(contentEl, 0) ? kids(contentEl)[0] : undefined];
 }
 
-/** Whole-certificate DER plus what identifies it in CMS (issuer Name DER, serial INTEGER content). */
-export interface CertRef {
-  der: Buffer;
-  issuerDer: Buffer;
-  /** Serial INTEGER content octets (as encoded, sign byte included). */
-  serial: Buffer;
-  subjectDer: Buffer;
-  spki: Buffer;
-}
-
-/** Walks a DER certificate's TBS with the header reader only (no pkijs): issuer, serial, subject, SPKI. */
-export function certRef(der: Buffer): CertRef {
-  try {
-    const cert = readHeader(der, 0);
-    const tbs = readHeader(der, cert.contentStart);
-    let pos = tbs.contentStart;
-    let h = readHeader(der, pos);
-    if (h.tag === 0xa0) h = readHeader(der, (pos = h.end));
-    if (h.tag !== 0x02) throw new Error('no serial');
-    const serial = Buffer.from(der.subarray(h.contentStart, h.end));
-    const sigAlg = readHeader(der, h.end);
-    const issuer = readHeader(der, sigAlg.end);
-    const validity = readHeader(der, issuer.end);
-    const subject = readHeader(der, validity.end);
-    const spki = readHeader(der, subject.end);
-    const slice = (s: number, e: number) => Buffer.from(der.subarray(s, e));
-    return { der, issuerDer: slice(sigAlg.end, issuer.end), serial, subjectDer: slice(validity.end, subject.end), spki: slice(subject.end, spki.end) };
-  } catch (e) {
-    throw bad(`certificate in CMS message cannot be read: ${(e as Error).message}`, 'cms.badCertificate');
-  }
-}
-
-export interface SignerInfo {
-  /** The signer certificate, found in SignedData.certificates by its sid. */
-  cert: CertRef;
-  digest: 'sha1' | 'sha256' | 'sha384' | 'sha512';
-  /** signedAttrs re-tagged as SET OF (what the signature covers, RFC 5652 §5.4). */
-  signedAttrs: Buffer;
-  /** Attribute OID → the encoded values of its SET. */
-  attributes: Map<string, asn1js.AsnType[]>;
-  signatureAlgorithmOid: string;
-  signature: Buffer;
-}
-
-export interface SignedMessage {
-  /** eContentType (id-data for SCEP). */
-  contentType: string;
-  /** eContent octets; empty when absent. */
-  content: Buffer;
-  certificates: CertRef[];
-  signer: SignerInfo;
-  /** The DER/BER of the whole message as received. */
-  raw: Buffer;
-}
-
 /**
  * Parses a CMS ContentInfo holding SignedData with exactly one signer that carries signed
  * attributes, and finds the signer's certificate among `certificates`. Throws malformed with a
  * `cms.*` code for anything else (wrong content type, missing signer or certificate, bad BER).
+ * Plain DER takes the header-reader path (cms-der.ts); anything else is decoded with asn1js.
  */
 export function parseSignedMessage(der: Buffer): SignedMessage {
   return parseSignedMessageDer(der) ?? parseSignedMessageBer(der);
 }
 
-/** Dotted form of an encoded OBJECT IDENTIFIER TLV. */
-function oidText(tlvBytes: Buffer): string {
-  const h = readHeader(tlvBytes, 0);
-  if (h.tag !== 0x06 || h.length === 0) throw new RangeError('not an OID');
-  const arcs: number[] = [];
-  let v = 0;
-  for (let i = h.contentStart; i < h.end; i++) {
-    v = v * 128 + (tlvBytes[i]! & 0x7f);
-    if (!(tlvBytes[i]! & 0x80)) {
-      if (arcs.length === 0) arcs.push(v < 80 ? Math.floor(v / 40) : 2, v < 80 ? v % 40 : v - 80);
-      else arcs.push(v);
-      v = 0;
-    }
-  }
-  return arcs.join('.');
-}
-
-/**
- * The per-request fast path: walks DER with the header reader (asn1js decoding the whole message
- * costs more than verifying it) and decodes only the signed attribute values with asn1js.
- * Undefined when the input is not plain DER in the expected shape (BER indefinite lengths,
- * constructed OCTET STRINGs, anything odd): the asn1js path then gives the precise error.
- */
-function parseSignedMessageDer(der: Buffer): SignedMessage | undefined {
-  try {
-    const root = readHeader(der, 0);
-    if (root.tag !== 0x30 || root.end !== der.length) return undefined;
-    const [typeEl, wrapped] = children(der, 0);
-    if (!typeEl || !wrapped || oidText(typeEl) !== CMS_OID.signedData || wrapped[0] !== 0xa0) return undefined;
-    const sdEl = children(wrapped, 0)[0]!;
-    const parts = children(sdEl, 0);
-    if (sdEl[0] !== 0x30 || parts.length < 4) return undefined;
-    const [encapEl] = parts.slice(2);
-    const [eType, eContent] = children(encapEl!, 0);
-    let content: Buffer = Buffer.alloc(0);
-    if (eContent) {
-      const inner = children(eContent, 0)[0];
-      if (eContent[0] !== 0xa0 || !inner || inner[0] !== 0x04) return undefined;
-      const h = readHeader(inner, 0);
-      content = inner.subarray(h.contentStart, h.end);
-    }
-    const rest = parts.slice(3);
-    const certsEl = rest.find((e) => e[0] === 0xa0);
-    const certificates = certsEl ? children(certsEl, 0).filter((c) => c[0] === 0x30).map(certRef) : [];
-    const sis = rest.at(-1)!;
-    if (sis[0] !== 0x31) return undefined;
-    const signerInfos = children(sis, 0);
-    if (signerInfos.length !== 1) return undefined;
-    const [, sid, digAlg, attrsEl, sigAlg, sigEl] = children(signerInfos[0]!, 0);
-    if (!sid || !digAlg || !attrsEl || attrsEl[0] !== 0xa0 || !sigAlg || !sigEl || sigEl[0] !== 0x04) return undefined;
-    const digest = DIGESTS[oidText(children(digAlg, 0)[0]!)];
-    if (!digest) return undefined;
-    let cert: CertRef | undefined;
-    if (sid[0] === 0x30) {
-      const [issuer, serialEl] = children(sid, 0);
-      const h = readHeader(serialEl!, 0);
-      const serial = serialEl!.subarray(h.contentStart, h.end);
-      cert = certificates.find((c) => c.issuerDer.equals(issuer!) && c.serial.equals(serial));
-    }
-    if (!cert) return undefined;
-    const attributes = new Map<string, asn1js.AsnType[]>();
-    for (const a of children(attrsEl, 0)) {
-      const [t, vals] = children(a, 0);
-      if (!t || !vals || vals[0] !== 0x31) return undefined;
-      attributes.set(oidText(t), kids(decode(vals, 'signed attribute')));
-    }
-    const signedAttrs = Buffer.from(attrsEl);
-    signedAttrs[0] = 0x31;
-    const sigH = readHeader(sigEl, 0);
-    return {
-      contentType: oidText(eType!),
-      content: Buffer.from(content),
-      certificates,
-      signer: { cert, digest, signedAttrs, attributes, signatureAlgorithmOid: oidText(children(sigAlg, 0)[0]!), signature: Buffer.from(sigEl.subarray(sigH.contentStart, sigH.end)) },
-      raw: der,
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-function parseSignedMessageBer(der: Buffer): SignedMessage {
+/** The asn1js path alone (BER); exported for the tests that hold the DER walker to it. */
+export function parseSignedMessageBer(der: Buffer): SignedMessage {
   const [type, sd] = contentInfo(der, 'PKCS#7 message');
   if (type !== CMS_OID.signedData) throw bad(`PKCS#7 content type is ${type}, not signedData`, 'cms.wrongContentType');
   const parts = kids(sd);
@@ -262,12 +114,12 @@ function parseSignedMessageBer(der: Buffer): SignedMessage {
     cert = certificates.find((c) => createHash('sha1').update(spkiBits(c.spki)).digest().equals(ski));
   }
   if (!cert) throw bad('the signer certificate is not in the SignedData certificates', 'cms.noSignerCertificate');
-  const attributes = new Map<string, asn1js.AsnType[]>();
+  const attributes = new Map<string, Buffer[]>();
   for (const a of kids(attrsEl)) {
     const [t, vals] = kids(a);
     const id = oidOf(t);
     if (!id || !isUniversal(vals, 17)) throw bad('malformed signed attribute');
-    attributes.set(id, kids(vals));
+    attributes.set(id, kids(vals).map(rawOf));
   }
   // The signature covers the DER of the attributes with the SET OF tag, not [0] (RFC 5652 §5.4).
   const rawAttrs = rawOf(attrsEl);
@@ -290,22 +142,6 @@ function spkiBits(spki: Buffer): Buffer {
   return Buffer.from(spki.subarray(bits.contentStart + 1, bits.end));
 }
 
-const keyCache = new Map<string, KeyObject>();
-/**
- * node KeyObject for a SubjectPublicKeyInfo, cached (a SCEP request imports the same device key
- * to verify the message and again to encrypt the answer; importing costs more than verifying).
- */
-export function publicKeyFromSpki(spki: Buffer): KeyObject {
-  const k = spki.toString('base64');
-  let key = keyCache.get(k);
-  if (!key) {
-    key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
-    if (keyCache.size >= 1000) keyCache.delete(keyCache.keys().next().value!);
-    keyCache.set(k, key);
-  }
-  return key;
-}
-
 const RSA_SIG: Record<string, string | undefined> = {
   [OID.rsaEncryption]: undefined, // digest from SignerInfo.digestAlgorithm
   '1.2.840.113549.1.1.5': 'sha1',
@@ -322,11 +158,11 @@ const EC_SIG: Record<string, string | undefined> = { [OID.ecPublicKey]: undefine
  */
 export function verifySignedMessage(m: SignedMessage): string | undefined {
   const s = m.signer;
-  const md = s.attributes.get(CMS_OID.messageDigest)?.[0];
-  if (!md || !isUniversal(md, 4)) return 'the messageDigest signed attribute is missing';
-  if (!createHash(s.digest).update(m.content).digest().equals(contentOf(md))) return 'messageDigest does not match the content';
+  const md = attrOctets(m, CMS_OID.messageDigest);
+  if (!md) return 'the messageDigest signed attribute is missing';
+  if (!createHash(s.digest).update(m.content).digest().equals(md)) return 'messageDigest does not match the content';
   const ct = s.attributes.get(CMS_OID.contentType)?.[0];
-  if (ct && oidOf(ct) !== m.contentType) return 'the contentType signed attribute does not match eContentType';
+  if (ct && attrValue(ct, oidText, oidOf) !== m.contentType) return 'the contentType signed attribute does not match eContentType';
   let key;
   try {
     key = publicKeyFromSpki(s.cert.spki);
@@ -347,38 +183,45 @@ export function verifySignedMessage(m: SignedMessage): string | undefined {
   return `unsupported signature algorithm ${alg || '(none)'} for a ${key.asymmetricKeyType} key`;
 }
 
+/**
+ * One attribute value (its TLV) read by `fast` when it is plain DER, else decoded with asn1js and
+ * read by `slow` (BER forms such as constructed strings); undefined when neither applies.
+ */
+function attrValue<T>(tlv: Buffer, fast: (tlv: Buffer) => T | undefined, slow: (el: asn1js.AsnType) => T | undefined): T | undefined {
+  try {
+    const v = fast(tlv);
+    if (v !== undefined) return v;
+  } catch {
+    // not plain DER: asn1js below
+  }
+  try {
+    return slow(decode(tlv, 'signed attribute'));
+  } catch {
+    return undefined;
+  }
+}
+
 /** The first value of a signed attribute as text (PrintableString etc.) or octets. */
 export function attrString(m: SignedMessage, oid: string): string | undefined {
   const v = m.signer.attributes.get(oid)?.[0];
-  return v instanceof asn1js.BaseStringBlock ? v.getValue() : undefined;
+  return v && attrValue(v, derString, (el) => (el instanceof asn1js.BaseStringBlock ? el.getValue() : undefined));
 }
 export function attrOctets(m: SignedMessage, oid: string): Buffer | undefined {
   const v = m.signer.attributes.get(oid)?.[0];
-  return v && isUniversal(v, 4) ? octets(v) : undefined;
+  return v && attrValue(v, (t) => (t[0] === 0x04 ? Buffer.from(valueOf(t)) : undefined), (el) => (isUniversal(el, 4) ? octets(el) : undefined));
 }
 export function attrTime(m: SignedMessage, oid: string): Date | undefined {
   const v = m.signer.attributes.get(oid)?.[0];
-  return v instanceof asn1js.UTCTime || v instanceof asn1js.GeneralizedTime ? v.toDate() : undefined;
-}
-
-export interface KeyTransRecipient {
-  /** IssuerAndSerialNumber of the recipient certificate, or undefined for an SKI rid. */
-  issuerDer?: Buffer;
-  serial?: Buffer;
-  ski?: Buffer;
-  keyEncryptionOid: string;
-  encryptedKey: Buffer;
-}
-
-export interface Envelope {
-  recipients: KeyTransRecipient[];
-  contentEncryptionOid: string;
-  iv: Buffer;
-  encryptedContent: Buffer;
+  return v && attrValue(v, () => undefined, (el) => (el instanceof asn1js.UTCTime || el instanceof asn1js.GeneralizedTime ? el.toDate() : undefined));
 }
 
 /** Parses a ContentInfo holding EnvelopedData (the SCEP pkcsPKIEnvelope). */
 export function parseEnvelope(der: Buffer): Envelope {
+  return parseEnvelopeDer(der) ?? parseEnvelopeBer(der);
+}
+
+/** The asn1js path alone (BER); exported for the tests that hold the DER walker to it. */
+export function parseEnvelopeBer(der: Buffer): Envelope {
   const [type, ed] = contentInfo(der, 'pkcsPKIEnvelope');
   if (type !== CMS_OID.envelopedData) throw bad(`pkcsPKIEnvelope content type is ${type}, not envelopedData`, 'cms.wrongContentType');
   const parts = kids(ed).filter((p) => !isContext(p, 0)); // originatorInfo

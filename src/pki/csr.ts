@@ -16,13 +16,14 @@
  * extensionRequest (RFC 2985 §5.4.2, `Extensions` as in RFC 5280 §4.1), also under Microsoft's
  * older msExtReq OID. Everything bad → FlintError('badCSR', <what exactly>).
  */
-import { createPublicKey, constants, verify, type KeyObject } from 'node:crypto';
+import { constants, verify, type KeyObject } from 'node:crypto';
 import type * as asn1js from 'asn1js';
 import { FlintError, type ErrorKind } from '../errors/index.js';
 import { OID, type KeyType } from './algorithms.js';
 import { EXTENSION_OIDS, parseSubjectAltName } from './extensions.js';
 import { contentOf, decodeAsn1, isContext, isUniversal, kids, nameFromAsn1, oidOf, rawOf, stringOf } from './name.js';
 import { derOrPem } from './pem.js';
+import { publicKeyFromSpki } from './public-key.js';
 import type { ParsedCsr } from './types.js';
 
 export const CSR_PEM_LABELS = ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'] as const;
@@ -130,7 +131,7 @@ export function verifySignedData(spki: Uint8Array, algorithm: Uint8Array, data: 
   const algOid = oidOf(algOidEl) ?? '';
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    key = publicKeyFromSpki(spki);
   } catch (e) {
     throw new FlintError(kind, `public key cannot be imported: ${(e as Error).message}`, { cause: e, code: 'csr.badPublicKey' });
   }

@@ -8,7 +8,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FlintError } from '../../../src/errors/index.js';
-import { attrString, certRef, decryptContent, parseEnvelope, parseSignedMessage, recipientFor, signedDataCertificates, verifySignedMessage } from '../../../src/pki/cms-read.js';
+import { parseEnvelopeDer, parseSignedMessageDer } from '../../../src/pki/cms-der.js';
+import { attrOctets, attrString, certRef, decryptContent, parseEnvelope, parseEnvelopeBer, parseSignedMessage, parseSignedMessageBer, recipientFor, signedDataCertificates, verifySignedMessage } from '../../../src/pki/cms-read.js';
 import { buildCertsOnly, buildEnvelope, buildSignedMessage, printableAttr } from '../../../src/pki/cms-write.js';
 import { hasCommand, run } from '../../helpers/flintca.js';
 import { requireTool, tempDir } from '../../helpers/tmp.js';
@@ -55,6 +56,20 @@ describe.runIf(enabled)('SCEP CMS against openssl', () => {
     expect(decryptContent(env.contentEncryptionOid, key, env.iv, env.encryptedContent).equals(content)).toBe(true);
     const alice = identity('alice');
     expect(recipientFor(env, certRef(alice.certDer))).toBeUndefined();
+    // The DER walker reads openssl's DER exactly as the asn1js path does.
+    expect(parseEnvelopeDer(readFileSync(f('enc.der')))).toEqual(parseEnvelopeBer(readFileSync(f('enc.der'))));
+  });
+
+  it('openssl cms -encrypt -stream (BER, indefinite lengths) opens through the asn1js path', () => {
+    const content = randomBytes(333);
+    writeFileSync(f('plain.bin'), content);
+    const r = run('openssl', ['cms', '-encrypt', '-binary', '-stream', '-aes256', '-in', f('plain.bin'), '-outform', 'DER', '-out', f('enc-ber.der'), bob.cert]);
+    expect(r.code, r.stderr).toBe(0);
+    const ber = readFileSync(f('enc-ber.der'));
+    expect(parseEnvelopeDer(ber)).toBeUndefined();
+    const env = parseEnvelope(ber);
+    const key = rsaDecrypt(bob.key, recipientFor(env, certRef(bob.certDer))!.encryptedKey);
+    expect(decryptContent(env.contentEncryptionOid, key, env.iv, env.encryptedContent).equals(content)).toBe(true);
   });
 
   it('buildSignedMessage verifies with openssl cms -verify; its certs-only content lists the certificates', async () => {
@@ -108,12 +123,23 @@ describe('captured scepclient PKCSReq', () => {
     expect(parseEnvelope(m.content).contentEncryptionOid).toBe('1.3.14.3.2.7');
   });
 
+  it('the DER walker and the asn1js path read it identically (signer, attributes, envelope)', () => {
+    const fast = parseSignedMessageDer(FIXTURE)!;
+    expect(fast).toBeDefined();
+    const slow = parseSignedMessageBer(FIXTURE);
+    expect(fast).toEqual(slow);
+    for (const oid of ['2.16.840.1.113733.1.9.2', '2.16.840.1.113733.1.9.7']) expect(attrString(fast, oid)).toBe(attrString(slow, oid));
+    expect(attrOctets(fast, '2.16.840.1.113733.1.9.5')!.length).toBe(16);
+    expect(parseEnvelopeDer(fast.content)).toEqual(parseEnvelopeBer(fast.content));
+  });
+
   it('never throws anything but FlintError on truncated or corrupted input', () => {
     for (let cut = 0; cut < FIXTURE.length; cut += 37) {
       for (const input of [FIXTURE.subarray(0, cut), Buffer.concat([FIXTURE.subarray(0, cut), Buffer.from([0xff, 0x00]), FIXTURE.subarray(cut + 2)])]) {
         try {
           const m = parseSignedMessage(input);
           verifySignedMessage(m);
+          for (const oid of m.signer.attributes.keys()) [attrString(m, oid), attrOctets(m, oid)];
           parseEnvelope(m.content);
         } catch (e) {
           expect(e).toBeInstanceOf(FlintError);
