@@ -12,20 +12,11 @@ import type {
 } from '../acme-types.js';
 import { FlintError } from '../../errors/index.js';
 import { appendAuditSync } from './audit.js';
+import { prep } from './prep.js';
 import type { WriteBatcher } from './batch.js';
 
 type Row = Record<string, unknown>;
 type Db = Database.Database;
-
-const caches = new WeakMap<Db, Map<string, Database.Statement>>();
-/** `db.prepare`, compiled once per connection and SQL text. */
-function prep(db: Db, sql: string): Database.Statement {
-  let c = caches.get(db);
-  if (!c) caches.set(db, (c = new Map()));
-  let st = c.get(sql);
-  if (!st) c.set(sql, (st = db.prepare(sql)));
-  return st;
-}
 
 const date = (v: unknown): Date | null => (v == null ? null : new Date(v as number));
 const problem = (v: unknown): AcmeStoredProblem | null => (v == null ? null : (JSON.parse(v as string) as AcmeStoredProblem));
