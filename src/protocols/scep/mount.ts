@@ -7,6 +7,7 @@ import { certRef } from '../../pki/cms-read.js';
 import { parseCertificate } from '../../pki/certificate.js';
 import type { Runtime } from '../../cli/runtime.js';
 import { loadScepConfig, type ScepConfig } from './config.js';
+import { scepFastHandler } from './fast.js';
 import { ScepHandlers } from './handlers.js';
 import type { Responder } from './ports.js';
 import { scepRouter } from './routes.js';
@@ -65,5 +66,6 @@ export const scepFrontend: FrontendFactory = async (rt): Promise<Frontend> => {
       { app: 'http', path: '/scep', router },
       { app: 'http', path: '/cgi-bin/pkiclient.exe', router },
     ],
+    fast: [scepFastHandler({ handlers, defaultLabel: config.defaultLabel, maxBytes: config.maxMessageBytes, logger: rt.logger })],
   };
 };
