@@ -8,7 +8,7 @@
  */
 import { FlintError } from '../errors/index.js';
 import { OID } from './algorithms.js';
-import { readHeader } from './der.js';
+import { childViews as parts, oidText, readHeader, valueOf } from './der.js';
 
 export const CMS_OID = {
   data: '1.2.840.113549.1.7.1',
@@ -98,41 +98,6 @@ export interface Envelope {
   contentEncryptionOid: string;
   iv: Buffer;
   encryptedContent: Buffer;
-}
-
-/** The encoded children of the constructed TLV `tlv` (views into it, not copies). */
-function parts(tlv: Buffer): Buffer[] {
-  const h = readHeader(tlv, 0);
-  const out: Buffer[] = [];
-  for (let pos = h.contentStart; pos < h.end; ) {
-    const c = readHeader(tlv, pos);
-    out.push(tlv.subarray(pos, c.end));
-    pos = c.end;
-  }
-  return out;
-}
-
-/** Content octets of a TLV (a view). */
-export function valueOf(tlv: Buffer): Buffer {
-  const h = readHeader(tlv, 0);
-  return tlv.subarray(h.contentStart, h.end);
-}
-
-/** Dotted form of an encoded OBJECT IDENTIFIER TLV. */
-export function oidText(tlvBytes: Buffer): string {
-  const h = readHeader(tlvBytes, 0);
-  if (h.tag !== 0x06 || h.length === 0) throw new RangeError('not an OID');
-  const arcs: number[] = [];
-  let v = 0;
-  for (let i = h.contentStart; i < h.end; i++) {
-    v = v * 128 + (tlvBytes[i]! & 0x7f);
-    if (!(tlvBytes[i]! & 0x80)) {
-      if (arcs.length === 0) arcs.push(v < 80 ? Math.floor(v / 40) : 2, v < 80 ? v % 40 : v - 80);
-      else arcs.push(v);
-      v = 0;
-    }
-  }
-  return arcs.join('.');
 }
 
 /** Text of a primitive PrintableString, IA5String or UTF8String TLV; undefined for other tags. */

@@ -20,10 +20,10 @@
 import * as asn1js from 'asn1js';
 import { createDecipheriv, createHash, verify, constants } from 'node:crypto';
 import { FlintError } from '../errors/index.js';
-import { readHeader } from './der.js';
+import { oidText, readHeader, valueOf } from './der.js';
 import { contentOf, isContext, isUniversal, kids, oidOf, rawOf } from './name.js';
 import { OID } from './algorithms.js';
-import { badCms as bad, certRef, CMS_OID, DIGESTS, derString, oidText, parseEnvelopeDer, parseSignedMessageDer, valueOf, type CertRef, type Envelope, type KeyTransRecipient, type SignedMessage } from './cms-der.js';
+import { badCms as bad, certRef, CMS_OID, DIGESTS, derString, parseEnvelopeDer, parseSignedMessageDer, type CertRef, type Envelope, type KeyTransRecipient, type SignedMessage } from './cms-der.js';
 import { publicKeyFromSpki } from './public-key.js';
 
 export { certRef, CMS_OID, DIGESTS, type CertRef, type Envelope, type KeyTransRecipient, type SignedMessage, type SignerInfo } from './cms-der.js';

@@ -22,6 +22,7 @@ import { FlintError, type ErrorKind } from '../errors/index.js';
 import { OID, type KeyType } from './algorithms.js';
 import { EXTENSION_OIDS, parseSubjectAltName } from './extensions.js';
 import { contentOf, decodeAsn1, isContext, isUniversal, kids, nameFromAsn1, oidOf, rawOf, stringOf } from './name.js';
+import { walkCsrDer, spkiKeyTypeDer, type CsrDerParts } from './csr-der.js';
 import { derOrPem } from './pem.js';
 import { publicKeyFromSpki } from './public-key.js';
 import type { ParsedCsr } from './types.js';
@@ -43,6 +44,8 @@ const bad = (detail: string, code = 'csr.malformed') => new FlintError('badCSR',
  * Ed25519) or 'unsupported'; keyBits is the RSA modulus size or curve size when known.
  */
 export function spkiKeyType(spki: Uint8Array, kind: ErrorKind = 'malformed'): { keyType: KeyType | 'unsupported'; keyBits: number; algorithmOid: string } {
+  const fast = spkiKeyTypeDer(Buffer.isBuffer(spki) ? spki : Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength));
+  if (fast) return fast;
   const el = decodeAsn1(spki, 'SubjectPublicKeyInfo', kind);
   const [alg, key, extra] = kids(el);
   const [algOidEl, params] = kids(alg);
@@ -186,12 +189,9 @@ function readExtensions(el: asn1js.AsnType | undefined, out: Map<string, Buffer>
   }
 }
 
-/**
- * Parses a PKCS#10 CSR given as DER or PEM ("CERTIFICATE REQUEST" or "NEW CERTIFICATE REQUEST").
- * Does not check the signature: call verifyCsrSignature for proof of possession.
- */
-export function parseCsr(input: Buffer | Uint8Array | string): ParsedCsr {
-  const der = toDer(input);
+/** The CSR's parts from a whole-CSR asn1js decode (BER quirks, and the precise error for bad input). */
+type CsrParts = CsrDerParts & { subjectEl?: asn1js.AsnType; attributesEl?: asn1js.AsnType; key?: ReturnType<typeof spkiKeyType> };
+function asn1jsParts(der: Buffer): CsrParts {
   const root = decodeAsn1(der, 'CSR', 'badCSR');
   const [cri, sigAlg, sig, extra] = kids(root);
   if (!isUniversal(root, 16) || !isUniversal(cri, 16) || !isUniversal(sigAlg, 16) || !isUniversal(sig, 3) || extra) {
@@ -205,9 +205,51 @@ export function parseCsr(input: Buffer | Uint8Array | string): ParsedCsr {
   const signatureAlgorithmOid = oidOf(kids(sigAlg)[0]);
   if (!signatureAlgorithmOid) throw bad('CSR signatureAlgorithm has no OID');
   if ((sig as asn1js.BitString).valueBlock.unusedBits !== 0) throw bad('CSR signature BIT STRING has unused bits');
+  return {
+    cri: rawOf(cri!),
+    subject: rawOf(subject!),
+    subjectEl: subject!,
+    spki: rawOf(spki!),
+    attributesEl: attributes,
+    signatureAlgorithm: rawOf(sigAlg!),
+    signatureAlgorithmOid,
+    signature: contentOf(sig!),
+  };
+}
 
-  const subjectPublicKeyInfo = rawOf(spki);
-  const { keyType, keyBits } = spkiKeyType(subjectPublicKeyInfo, 'badCSR');
+/** The DER walk (csr-der.ts) plus asn1js for subject and attributes; undefined when either declines. */
+function fastParts(der: Buffer): CsrParts | undefined {
+  const p = walkCsrDer(der);
+  const key = p && spkiKeyTypeDer(p.spki);
+  if (!p || !key) return undefined;
+  try {
+    return { ...p, key, subjectEl: decodeAsn1(p.subject, 'CSR subject', 'badCSR'), attributesEl: p.attributes ? decodeAsn1(p.attributes, 'CSR attributes', 'badCSR') : undefined };
+  } catch {
+    return undefined; // the whole-CSR decode words the error
+  }
+}
+
+/**
+ * Parses a PKCS#10 CSR given as DER or PEM ("CERTIFICATE REQUEST" or "NEW CERTIFICATE REQUEST").
+ * Does not check the signature: call verifyCsrSignature for proof of possession.
+ */
+export function parseCsr(input: Buffer | Uint8Array | string): ParsedCsr {
+  const der = toDer(input);
+  return fromParts(der, fastParts(der) ?? asn1jsParts(der));
+}
+
+/** parseCsr through the whole-CSR asn1js decode only; for the tests that hold the DER walk to it. */
+export function parseCsrAsn1(input: Buffer | Uint8Array | string): ParsedCsr {
+  const der = toDer(input);
+  return fromParts(der, asn1jsParts(der));
+}
+
+function fromParts(der: Buffer, p: CsrParts): ParsedCsr {
+  const subject = p.subjectEl!;
+  const attributes = p.attributesEl;
+  const { signatureAlgorithmOid } = p;
+  const subjectPublicKeyInfo = Buffer.from(p.spki);
+  const { keyType, keyBits } = p.key ?? spkiKeyType(subjectPublicKeyInfo, 'badCSR');
   const requestedExtensions = new Map<string, Buffer>();
   let challengePassword: string | undefined;
   const seen = new Set<string>();
@@ -232,7 +274,7 @@ export function parseCsr(input: Buffer | Uint8Array | string): ParsedCsr {
 
   const csr: ParsedCsr = {
     der,
-    subjectDer: rawOf(subject),
+    subjectDer: Buffer.from(p.subject),
     subject: nameFromAsn1(subject, 'badCSR'),
     subjectPublicKeyInfo,
     keyType,
@@ -240,9 +282,9 @@ export function parseCsr(input: Buffer | Uint8Array | string): ParsedCsr {
     sans,
     requestedExtensions,
     signatureAlgorithmOid,
-    certificationRequestInfo: rawOf(cri),
-    signatureAlgorithm: rawOf(sigAlg),
-    signature: contentOf(sig),
+    certificationRequestInfo: Buffer.from(p.cri),
+    signatureAlgorithm: Buffer.from(p.signatureAlgorithm),
+    signature: Buffer.from(p.signature),
   };
   if (challengePassword !== undefined) csr.challengePassword = challengePassword;
   if (unsupported.length) csr.unsupportedSans = unsupported;

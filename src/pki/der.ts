@@ -181,3 +181,39 @@ export function children(buf: Uint8Array, offset = 0): Buffer[] {
   }
   return out;
 }
+
+/** The encoded children of the constructed TLV `tlv` (views into it, not copies). */
+export function childViews(tlv: Buffer): Buffer[] {
+  const h = readHeader(tlv, 0);
+  const out: Buffer[] = [];
+  for (let pos = h.contentStart; pos < h.end; ) {
+    const c = readHeader(tlv, pos);
+    out.push(tlv.subarray(pos, c.end));
+    pos = c.end;
+  }
+  return out;
+}
+
+/** Content octets of a TLV (a view). */
+export function valueOf(tlv: Buffer): Buffer {
+  const h = readHeader(tlv, 0);
+  return tlv.subarray(h.contentStart, h.end);
+}
+
+/** Dotted form of an encoded OBJECT IDENTIFIER TLV (X.690 §8.19); throws RangeError on a bad encoding. */
+export function oidText(tlv: Buffer): string {
+  const h = readHeader(tlv, 0);
+  if (h.tag !== 0x06 || h.length === 0 || tlv[h.end - 1]! & 0x80) throw new RangeError('not an OID');
+  const arcs: number[] = [];
+  let v = 0;
+  for (let i = h.contentStart; i < h.end; i++) {
+    if (v === 0 && tlv[i] === 0x80) throw new RangeError('non-minimal OID arc');
+    v = v * 128 + (tlv[i]! & 0x7f);
+    if (!(tlv[i]! & 0x80)) {
+      if (arcs.length === 0) arcs.push(v < 80 ? Math.floor(v / 40) : 2, v < 80 ? v % 40 : v - 80);
+      else arcs.push(v);
+      v = 0;
+    }
+  }
+  return arcs.join('.');
+}
