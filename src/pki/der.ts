@@ -25,24 +25,31 @@ export const TAG = {
   SET: 0x31,
 } as const;
 
-function lengthBytes(len: number): Buffer {
-  if (len < 0x80) return Buffer.from([len]);
-  const bytes: number[] = [];
-  for (let n = len; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
-
-/** One TLV with the given tag byte around the concatenated contents. */
+/** One TLV with the given tag byte around the concatenated contents (one allocation, X.690 §8.1.3 lengths). */
 export function tlv(tag: number, ...contents: Uint8Array[]): Der {
-  const body = contents.length === 1 ? Buffer.from(contents[0]!) : Buffer.concat(contents);
-  return Buffer.concat([Buffer.from([tag]), lengthBytes(body.length), body]);
+  let len = 0;
+  for (const c of contents) len += c.length;
+  const lenOctets = len < 0x80 ? 0 : len < 0x100 ? 1 : len < 0x10000 ? 2 : len < 0x1000000 ? 3 : 4;
+  const out = Buffer.allocUnsafe(2 + lenOctets + len);
+  out[0] = tag;
+  if (lenOctets === 0) out[1] = len;
+  else {
+    out[1] = 0x80 | lenOctets;
+    for (let i = 0; i < lenOctets; i++) out[2 + i] = (len / 2 ** (8 * (lenOctets - 1 - i))) & 0xff;
+  }
+  let pos = 2 + lenOctets;
+  for (const c of contents) {
+    out.set(c, pos);
+    pos += c.length;
+  }
+  return out;
 }
 
 export const seq = (...items: Uint8Array[]): Der => tlv(TAG.SEQUENCE, ...items);
 
 /** SET OF: DER sorts the encoded elements (X.690 §11.6). */
 export function setOf(...items: Uint8Array[]): Der {
-  const sorted = [...items].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const sorted = [...items].sort((a, b) => Buffer.compare(a, b));
   return tlv(TAG.SET, ...sorted);
 }
 
