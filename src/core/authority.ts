@@ -17,7 +17,7 @@ import type { Issuer, IssuerRegistry } from './issuers.js';
 import type { AuditSink, Clock, IssuanceObserver, PublicUrls, RandomBytes } from './ports.js';
 import { reasonName, REVOCATION_REASONS } from './revocation-reasons.js';
 import { newSerial, normalizeSerial, serialBucket } from './serial.js';
-import { verifySignature } from './signature.js';
+import { verifySignatureAsync } from './signature.js';
 import { TemplateCache } from './templates.js';
 
 export interface IssueRequest {
@@ -193,7 +193,7 @@ export class Authority {
       try {
         await this.d.audit.intent(intent);
         const signature = await signer.sign(tbs, algorithm);
-        if (!verifySignature(issuer.publicKey, algorithm, tbs, signature)) {
+        if (!(await verifySignatureAsync(issuer.publicKey, algorithm, tbs, signature))) {
           throw new FlintError('internal', `signature by ${issuer.id} does not verify with the CA certificate's key`, { code: 'ca.signatureMismatch' });
         }
         const der = assembleCertificate(tbs, template.signatureAlgorithmDer, signature);
