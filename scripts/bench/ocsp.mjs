@@ -10,7 +10,8 @@
 //  2. CRLs (lib/crl.mjs): 100k revoked entries, Flint's build + sign next to `openssl ca -gencrl`,
 //     and 1M entries with the peak RSS of the generating process.
 // BENCH_SECONDS (default 3) per OCSP case; BENCH_CONNECTIONS (32); BENCH_CRL=0 skips part 2;
-// BENCH_CRL_BIG (default 1000000) sets the big CRL's size.
+// BENCH_CRL_BIG (default 1000000) sets the big CRL's size; BENCH_PROFILE=DIR writes a CPU profile of
+// Flint's server there.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -106,7 +107,8 @@ async function ocspBench() {
   // Flint.
   {
     const port = await freePort();
-    const g = await start(process.execPath, [BIN, 'serve', '--data', f('data'), '--host', '127.0.0.1', '--http-port', String(port), '--https-port', String(await freePort())], () => waitPort(port), { env: { FLINTCA_LOG_LEVEL: 'warn' } });
+    const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
+    const g = await start(process.execPath, [...prof, BIN, 'serve', '--data', f('data'), '--host', '127.0.0.1', '--http-port', String(port), '--https-port', String(await freePort())], () => waitPort(port), { env: { FLINTCA_LOG_LEVEL: 'warn' } });
     const base = `http://127.0.0.1:${port}`;
     const seen = leaves.map((l) => statusVia(`${base}/ocsp`, issuing, l));
     console.log(`flint statuses: ${seen.join(' ')}`);

@@ -3,19 +3,18 @@
  * node:crypto), checked with openssl: numbering, persistence across restarts, debounce,
  * revocations seen through the store, nonce handling and cache invalidation.
  */
-import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Issuer, IssuerRegistry } from '../../../src/core/issuers.js';
-import { signatureAlgorithmIdentifier } from '../../../src/pki/algorithms.js';
 import { parseCertificate } from '../../../src/pki/certificate.js';
 import { CrlService } from '../../../src/revocation/crl/service.js';
 import { OcspResponder } from '../../../src/revocation/ocsp/responder.js';
 import { SqliteStore } from '../../../src/store/index.js';
-import type { AuditInput, CertificateRecord } from '../../../src/store/types.js';
+import type { AuditInput } from '../../../src/store/types.js';
 import { hasCommand, run } from '../../helpers/flintca.js';
 import { requireTool, tempDir } from '../../helpers/tmp.js';
+import { caFixture, SERIAL } from './ca-fixture.js';
 
 const tmp = tempDir('flintca-revsvc-');
 const enabled = requireTool(hasCommand('openssl'), 'openssl');
@@ -24,32 +23,10 @@ let registry: IssuerRegistry;
 let store: SqliteStore;
 const audit: AuditInput[] = [];
 const f = (n: string) => join(tmp.path, n);
-const SERIAL = '3a5f0c0ffee1';
 
 beforeAll(async () => {
   if (!enabled) return;
-  expect(run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-subj', '/CN=Svc Test CA', '-days', '2', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature', '-out', f('ca.pem')]).code).toBe(0);
-  expect(run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('leaf.key'), '-subj', '/CN=leaf', '-out', f('leaf.csr')]).code).toBe(0);
-  expect(run('openssl', ['x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-set_serial', '0x' + SERIAL, '-days', '1', '-out', f('leaf.pem')]).code).toBe(0);
-  const cert = parseCertificate(readFileSync(f('ca.pem'), 'utf8'));
-  const key = createPrivateKey(readFileSync(f('ca.key'), 'utf8'));
-  const publicKey = createPublicKey(key);
-  const signer = { keyUri: 'file:test', keyType: 'P-256', algorithm: 'ecdsa-sha256', publicKey: cert.subjectPublicKeyInfo, publicKeyObject: publicKey, sign: async (tbs: Uint8Array) => sign('sha256', tbs, key) } as const;
-  issuer = {
-    id: 'issuing',
-    record: { id: 'issuing', parentId: null, keyUri: 'file:test', certDer: cert.der, subject: 'CN=Svc Test CA', ski: cert.subjectKeyId!.toString('hex'), notBefore: cert.notBefore, notAfter: cert.notAfter, status: 'active', createdAt: new Date() },
-    cert,
-    signer: signer as unknown as Issuer['signer'],
-    publicKey,
-    signatureAlgorithm: 'ecdsa-sha256',
-    signatureAlgorithmDer: signatureAlgorithmIdentifier('ecdsa-sha256'),
-    chain: [cert.der],
-  };
-  registry = { list: () => [issuer], get: (id: string) => { if (id !== 'issuing') throw new Error(`no CA ${id}`); return issuer; }, has: (id: string) => id === 'issuing' } as unknown as IssuerRegistry;
-  store = SqliteStore.open(f('s.db'));
-  const leaf = parseCertificate(readFileSync(f('leaf.pem'), 'utf8'));
-  const rec: CertificateRecord = { serial: SERIAL, issuerId: 'issuing', subject: 'CN=leaf', sans: [], notBefore: leaf.notBefore, notAfter: leaf.notAfter, profile: 't', requester: 't', protocol: 'cli', status: 'valid', revokedAt: null, revocationReason: null, der: leaf.der, createdAt: new Date(), replaces: null };
-  await store.certificates.insert(rec);
+  ({ issuer, registry, store } = await caFixture(tmp.path));
 });
 afterAll(async () => {
   await store?.close();
