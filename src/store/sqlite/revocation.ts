@@ -6,18 +6,29 @@ import type { WriteBatcher } from './batch.js';
 type Row = Record<string, unknown>;
 
 export function sqliteRevocationRepository(db: Database.Database, writer: WriteBatcher): RevocationRepository {
-  const revoked = db.prepare(
+  // Both read only the partial index certificates_revoked (migration 101): no table rows, no sort.
+  const page = db.prepare(
     `SELECT serial, status, revoked_at, created_at, revocation_reason FROM certificates
-     WHERE issuer_id = ? AND status IN ('revoked', 'hold') AND not_after > ? ORDER BY serial`,
+     WHERE issuer_id = ? AND status IN ('revoked', 'hold') AND serial > ? AND not_after > ? ORDER BY serial LIMIT ?`,
   );
+  const digest = db.prepare(
+    `SELECT count(*) AS n, total(status = 'hold') AS h, max(revoked_at) AS m, total(revoked_at) AS t, total(revocation_reason) AS r
+     FROM certificates WHERE issuer_id = ? AND status IN ('revoked', 'hold')`,
+  );
+  const crlNumber = db.prepare('SELECT number FROM crls WHERE ca_id = ? AND kind = ?');
+  const crlRow = db.prepare('SELECT * FROM crls WHERE ca_id = ? AND kind = ?');
   return {
-    listRevoked: async (caId, now) =>
-      (revoked.all(caId, now.getTime()) as Row[]).map((r) => ({
+    revokedPage: async (caId, notAfterAfter, afterSerial, limit) =>
+      (page.all(caId, afterSerial ?? '', notAfterAfter.getTime(), limit) as Row[]).map((r) => ({
         serial: r.serial as string,
         status: r.status as 'revoked' | 'hold',
         revokedAt: new Date((r.revoked_at ?? r.created_at) as number),
         reason: (r.revocation_reason as number | null) ?? null,
       })),
+    revokedDigest: async (caId) => {
+      const r = digest.get(caId) as Row;
+      return `${r.n}:${r.h}:${r.m ?? 0}:${r.t}:${r.r}`;
+    },
     nextCrlNumber: (caId) =>
       writer.run((d) => {
         const r = d.prepare('SELECT last_number FROM crl_numbers WHERE ca_id = ?').get(caId) as Row | undefined;
@@ -35,8 +46,12 @@ export function sqliteRevocationRepository(db: Database.Database, writer: WriteB
              this_update=excluded.this_update, next_update=excluded.next_update, der=excluded.der, source_hash=excluded.source_hash`,
         ).run(c.caId, c.kind, c.number.toString(), c.baseNumber?.toString() ?? null, c.thisUpdate.getTime(), c.nextUpdate.getTime(), c.der, c.sourceHash);
       }),
-    latestCrl: async (caId, kind) => {
-      const r = db.prepare('SELECT * FROM crls WHERE ca_id = ? AND kind = ?').get(caId, kind) as Row | undefined;
+    latestCrl: async (caId, kind, newerThan) => {
+      if (newerThan !== undefined) {
+        const n = crlNumber.get(caId, kind) as Row | undefined;
+        if (!n || BigInt(n.number as string) <= newerThan) return undefined;
+      }
+      const r = crlRow.get(caId, kind) as Row | undefined;
       if (!r) return undefined;
       return {
         caId,

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Issuer, IssuerRegistry } from '../../../src/core/issuers.js';
 import { parseCertificate } from '../../../src/pki/certificate.js';
-import { CrlService } from '../../../src/revocation/crl/service.js';
+import { readHeader } from '../../../src/pki/der.js';
+import { CrlService, heldSerials } from '../../../src/revocation/crl/service.js';
 import { OcspResponder } from '../../../src/revocation/ocsp/responder.js';
 import { SqliteStore } from '../../../src/store/index.js';
 import type { AuditInput } from '../../../src/store/types.js';
@@ -153,5 +154,36 @@ describe('CrlService partitions (RFC 5280 §5.2.5)', () => {
     await svc.close();
     await again.close();
     await pstore.close();
+  });
+});
+
+describe('CrlService at scale', () => {
+  it('streams several store pages into one CRL and keeps certificates expired for less than a CRL period (RFC 5280 §3.3)', async () => {
+    if (!enabled) return;
+    const big = SqliteStore.open(f('big.db'));
+    const now = Date.now();
+    const base = { issuerId: 'issuing', subject: 'CN=x', sans: [], notBefore: new Date(now - 3 * 86400_000), notAfter: new Date(now + 86400_000), profile: 't', requester: 't', protocol: 'cli' as const, status: 'revoked' as const, revokedAt: new Date(now - 1000), revocationReason: 1, der: Buffer.from('00', 'hex'), createdAt: new Date(now), replaces: null };
+    await Promise.all(Array.from({ length: 12_345 }, (_, i) => big.certificates.insert({ ...base, serial: (0x5000000 + i * 3).toString(16) })));
+    await big.certificates.insert({ ...base, serial: 'e1', notAfter: new Date(now - 3600_000) }); // expired an hour ago: still listed
+    await big.certificates.insert({ ...base, serial: 'e2', notAfter: new Date(now - 2 * 86400_000) }); // expired two days ago: dropped
+    await big.certificates.insert({ ...base, serial: 'e3', status: 'hold', revocationReason: null });
+    const svc = new CrlService({ issuers: registry, store: big, audit: auditSink, clock: () => new Date() }, { pollMs: 60_000, validityMs: 86400_000 });
+    const crl = (await svc.generate('issuing'))!;
+    crlText(crl.der); // openssl verifies it (its text is too long to read back whole)
+    const serials: string[] = [];
+    const tbs = readHeader(crl.der, readHeader(crl.der).contentStart);
+    let pos = tbs.contentStart;
+    for (let i = 0; i < 5; i++) pos = readHeader(crl.der, pos).end; // version … nextUpdate
+    const list = readHeader(crl.der, pos);
+    for (let p = list.contentStart; p < list.end; p = readHeader(crl.der, p).end) {
+      const serial = readHeader(crl.der, readHeader(crl.der, p).contentStart);
+      serials.push(crl.der.toString('hex', serial.contentStart, serial.end));
+    }
+    expect(serials.length).toBe(12_345 + 2);
+    expect(serials).toContain('00e1'); // INTEGER: a 00 octet keeps it positive
+    expect(serials).not.toContain('00e2');
+    expect(heldSerials(crl.der)).toEqual(['e3']);
+    await svc.close();
+    await big.close();
   });
 });
