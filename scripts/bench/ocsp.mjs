@@ -89,8 +89,8 @@ async function ocspBench() {
   }
   writeFileSync(f('index.txt'), index.join('\n') + '\n');
   const reqs = makeRequests(issuing, leaves);
-  const run = (base, requests, closeEach = false) => wrk({ base, requests, seconds: SECONDS, connections: CONNECTIONS, closeEach });
-  console.log(`# OCSP on 127.0.0.1: wrk -t2 -c${CONNECTIONS}, ${SECONDS} s per case, ${SERIALS} serials (1 revoked) cycled; both responders sign with P-256`);
+  const run = (base, requests, closeEach = false) => wrk({ base, requests, seconds: SECONDS, connections: CONNECTIONS, threads: 1, closeEach });
+  console.log(`# OCSP on 127.0.0.1: wrk -t1 -c${CONNECTIONS}, ${SECONDS} s per case, ${SERIALS} serials (1 revoked) cycled; both responders sign with P-256`);
   console.log('# "keep-alive" = persistent connections; "new conn" = Connection: close, a TCP connection per request');
 
   // Ceiling: a minimal node:http server answering one fixed OCSP response.

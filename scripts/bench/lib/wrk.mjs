@@ -51,7 +51,7 @@ export function parseWrk(out) {
 }
 
 /** Runs wrk for `seconds` against base (http://127.0.0.1:PORT); resolves to the parsed figures. */
-export function wrk({ base, requests, seconds, connections = 32, threads = 2, closeEach = false, contentType = 'application/ocsp-request' }) {
+export function wrk({ base, requests, seconds, connections = 32, threads = 1, closeEach = false, contentType = 'application/ocsp-request' }) {
   const dir = mkdtempSync(join(tmpdir(), 'flintca-wrk-'));
   const script = join(dir, 'req.lua');
   writeFileSync(script, luaScript(requests, contentType, closeEach));

@@ -92,6 +92,8 @@ export class OcspResponder {
   private readonly bySerial = new Map<string, Cached[]>();
   /** First signature per CertID in flight: concurrent first requests share it. */
   private readonly filling = new Map<string, Promise<{ result: OcspResult; entry?: Cached }>>();
+  /** Store reads of the last cacheTtlMs by `${caId}:${serial}`. */
+  private readonly statuses = new Map<string, { status: CertStatus; expires: number }>();
   /** Bumped on every revocation: an answer built from a status read before it is not cached. */
   private epoch = 0;
   private readonly validityMs: number;
@@ -127,6 +129,7 @@ export class OcspResponder {
   /** Authority.onRevocation listener (revoke and unrevoke): drop cached responses for that serial. */
   onRevocation = (cert: CertificateRecord): void => {
     this.epoch++;
+    this.statuses.delete(`${cert.issuerId}:${cert.serial}`);
     for (const e of this.bySerial.get(cert.serial) ?? []) this.drop(e);
     this.bySerial.delete(cert.serial);
   };
@@ -196,7 +199,7 @@ export class OcspResponder {
       const statuses: CertStatus[] = [];
       for (const id of req.certIds) {
         const e = this.cache.get(id.raw.toString('hex'));
-        statuses.push(e && e.expires > now.getTime() ? e.status : await this.status(first.issuer, id.serial));
+        statuses.push(e && e.expires > now.getTime() ? e.status : await this.currentStatus(first.issuer, id.serial));
       }
       return (await this.sign(first, req.certIds.map((id) => id.raw), statuses, req.nonce)).result;
     }
@@ -232,12 +235,13 @@ export class OcspResponder {
     this.cache.clear();
     this.rawCache.clear();
     this.bySerial.clear();
+    this.statuses.clear();
   }
 
   /** First answer for a CertID: store read + signature, cached unless a revocation happened meanwhile. */
   private async fill(issuer: IssuerHashes, id: CertId, key: string): Promise<{ result: OcspResult; entry?: Cached }> {
     const epoch = this.epoch;
-    const status = await this.status(issuer.issuer, id.serial);
+    const status = await this.currentStatus(issuer.issuer, id.serial);
     const signed = await this.sign(issuer, [id.raw], [status]);
     if (signed.result.status !== OCSP_STATUS.successful || epoch !== this.epoch) return { result: signed.result };
     if (this.cache.size >= this.maxCacheEntries) this.reset();
@@ -258,7 +262,7 @@ export class OcspResponder {
   private async refresh(e: Cached): Promise<OcspResult> {
     const epoch = this.epoch;
     const current = () => epoch === this.epoch && !e.dropped;
-    const status = await this.status(e.issuer.issuer, e.serial);
+    const status = await this.currentStatus(e.issuer.issuer, e.serial);
     const now = this.d.clock().getTime();
     const delegate = this.d.delegated?.current(e.issuer.issuer.id);
     // RFC 5019 §2.1/§6.2: a pre-produced response is reusable until shortly before its nextUpdate.
@@ -292,6 +296,24 @@ export class OcspResponder {
       this.d.logger?.error({ err: e }, 'OCSP response signing failed');
       return { result: { der: ocspError(OCSP_STATUS.internalError), status: OCSP_STATUS.internalError } };
     }
+  }
+
+  /**
+   * The status as of at most cacheTtlMs ago: a store read, remembered for cacheTtlMs (nonce requests
+   * for the same serial then cost a signature, not a store read), unless a revocation raced with it.
+   */
+  private async currentStatus(issuer: Issuer, serial: string): Promise<CertStatus> {
+    const key = `${issuer.id}:${serial}`;
+    const now = this.d.clock().getTime();
+    const known = this.statuses.get(key);
+    if (known && known.expires > now) return known.status;
+    const epoch = this.epoch;
+    const status = await this.status(issuer, serial);
+    if (epoch === this.epoch) {
+      if (this.statuses.size >= this.maxCacheEntries) this.statuses.clear();
+      this.statuses.set(key, { status, expires: now + this.cacheTtlMs });
+    }
+    return status;
   }
 
   /** good / revoked(time, reason) / unknown (§2.2); hold → revoked with certificateHold. */

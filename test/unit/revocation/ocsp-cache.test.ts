@@ -111,7 +111,7 @@ describe('OcspResponder cache', () => {
     expect(status((await fresh.respond(plain)).der)).toBe('good');
   });
 
-  it('signs nonce requests live, using a fresh cached status instead of a store read', async () => {
+  it('signs nonce requests live, with statuses at most a TTL old instead of a store read each', async () => {
     if (!enabled) return;
     expect(run('openssl', ['ocsp', '-nonce', '-issuer', f('ca.pem'), '-cert', f('leaf.pem'), '-reqout', f('nonce.der')]).code).toBe(0);
     const withNonce = readFileSync(f('nonce.der'));
@@ -124,6 +124,13 @@ describe('OcspResponder cache', () => {
     const b = await r.respond(withNonce);
     expect(ca.signatures() - before).toBe(2);
     expect(reads).toBe(1); // the nonce-less fill only
+    // Nonce requests alone: one store read per serial per TTL.
+    const onlyNonces = new OcspResponder({ issuers: ca.registry, store: counted, clock }, { cacheTtlMs: 3000 });
+    for (let i = 0; i < 3; i++) await onlyNonces.respond(withNonce);
+    expect(reads).toBe(2);
+    now += 5000;
+    await onlyNonces.respond(withNonce);
+    expect(reads).toBe(3);
     expect(a.cacheable).toBe(false);
     expect(status(b.der)).toBe('good');
   });
