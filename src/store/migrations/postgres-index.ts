@@ -1,0 +1,6 @@
+/** Every PostgreSQL migration, core first, then each area's own version range (same numbering as SQLite). */
+import { postgresCoreMigrations, type Migration } from './postgres.js';
+
+export type { Migration } from './postgres.js';
+
+export const postgresMigrations: Migration[] = [...postgresCoreMigrations].sort((a, b) => a.version - b.version);
