@@ -1,28 +1,8 @@
 /** PostgreSQL implementation of the shared approval queue. */
 import type pg from 'pg';
-import type { ApprovalRequest } from '../approvals.js';
+import { toApproval } from '../rows.js';
 import type { ApprovalRepository } from '../types.js';
-import { appendAudit, inTx, ms, query, type Row } from './db.js';
-
-function toApproval(r: Row): ApprovalRequest {
-  return {
-    id: r.id as string,
-    protocol: r.protocol as ApprovalRequest['protocol'],
-    label: r.label as string,
-    profile: r.profile as string,
-    requester: r.requester as string,
-    subject: r.subject as string,
-    sans: JSON.parse(r.sans as string) as string[],
-    csrDer: r.csr_der as Buffer,
-    status: r.status as ApprovalRequest['status'],
-    createdAt: new Date(ms(r.created_at)),
-    decidedAt: r.decided_at == null ? null : new Date(ms(r.decided_at)),
-    decidedBy: (r.decided_by as string | null) ?? null,
-    reason: (r.reason as string | null) ?? null,
-    serial: (r.serial as string | null) ?? null,
-    extra: r.extra ? (JSON.parse(r.extra as string) as Record<string, unknown>) : null,
-  };
-}
+import { appendAudit, inTx, query } from './db.js';
 
 export function pgApprovalRepository(pool: pg.Pool): ApprovalRepository {
   return {

@@ -1,22 +1,8 @@
 /** PostgreSQL audit repository: appends go through db.ts appendAudit (the chain head row lock). */
 import type pg from 'pg';
-import type { AuditCheckpoint, AuditRecord, AuditRepository } from '../types.js';
-import { appendAudit, inTx, query, type Row } from './db.js';
-
-function toAuditRecord(r: Row): AuditRecord {
-  return {
-    seq: Number(r.seq),
-    time: r.time as string,
-    actor: r.actor as string,
-    action: r.action as string,
-    object: r.object as string,
-    result: r.result as AuditRecord['result'],
-    reason: (r.reason as string | null) ?? null,
-    data: r.data ? (JSON.parse(r.data as string) as Record<string, unknown>) : null,
-    prevHash: r.prev_hash as string,
-    hash: r.hash as string,
-  };
-}
+import { toAuditRecord } from '../rows.js';
+import type { AuditCheckpoint, AuditRepository } from '../types.js';
+import { appendAudit, inTx, query } from './db.js';
 
 export function pgAuditRepository(pool: pg.Pool): AuditRepository {
   return {

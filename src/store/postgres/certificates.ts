@@ -2,43 +2,9 @@
 import type pg from 'pg';
 import { FlintError } from '../../errors/index.js';
 import type { StoreChange } from '../ha-types.js';
-import type { CaRecord, CaRepository, CertificateFilter, CertificateRecord, CertificateRepository, RevocationChange } from '../types.js';
-import { appendAudit, inTx, isUniqueViolation, ms, notifyChange, query, type Row } from './db.js';
-
-function toCa(r: Row): CaRecord {
-  return {
-    id: r.id as string,
-    parentId: (r.parent_id as string | null) ?? null,
-    keyUri: r.key_uri as string,
-    certDer: r.cert_der as Buffer,
-    subject: r.subject as string,
-    ski: r.ski as string,
-    notBefore: new Date(ms(r.not_before)),
-    notAfter: new Date(ms(r.not_after)),
-    status: r.status as CaRecord['status'],
-    createdAt: new Date(ms(r.created_at)),
-  };
-}
-
-function toCert(r: Row): CertificateRecord {
-  return {
-    serial: r.serial as string,
-    issuerId: r.issuer_id as string,
-    subject: r.subject as string,
-    sans: JSON.parse(r.sans as string) as string[],
-    notBefore: new Date(ms(r.not_before)),
-    notAfter: new Date(ms(r.not_after)),
-    profile: r.profile as string,
-    requester: r.requester as string,
-    protocol: r.protocol as string,
-    status: r.status as CertificateRecord['status'],
-    revokedAt: r.revoked_at == null ? null : new Date(ms(r.revoked_at)),
-    revocationReason: (r.revocation_reason as number | null) ?? null,
-    der: r.der as Buffer,
-    createdAt: new Date(ms(r.created_at)),
-    replaces: (r.replaces as string | null) ?? null,
-  };
-}
+import { toCa, toCert } from '../rows.js';
+import type { CaRepository, CertificateFilter, CertificateRepository, RevocationChange } from '../types.js';
+import { appendAudit, inTx, isUniqueViolation, notifyChange, query } from './db.js';
 
 export function pgCaRepository(pool: pg.Pool): CaRepository {
   return {

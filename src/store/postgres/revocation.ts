@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import type { StoreChange } from '../ha-types.js';
 import type { RevocationRepository, StoredCrl } from '../revocation-types.js';
+import { toStoredCrl } from '../rows.js';
 import { inTx, ms, notifyChange, query } from './db.js';
 
 export function pgRevocationRepository(pool: pg.Pool, emit: (change: StoreChange) => void, origin: string): RevocationRepository {
@@ -50,17 +51,7 @@ export function pgRevocationRepository(pool: pg.Pool, emit: (change: StoreChange
       const r = (
         await query(pool, 'SELECT number::text AS number, base_number::text AS base_number, this_update, next_update, der, source_hash FROM crls WHERE ca_id = $1 AND kind = $2', [caId, kind])
       ).rows[0];
-      if (!r) return undefined;
-      return {
-        caId,
-        kind,
-        number: BigInt(r.number as string),
-        baseNumber: r.base_number == null ? null : BigInt(r.base_number as string),
-        thisUpdate: new Date(ms(r.this_update)),
-        nextUpdate: new Date(ms(r.next_update)),
-        der: r.der as Buffer,
-        sourceHash: (r.source_hash as string | null) ?? null,
-      };
+      return r ? toStoredCrl(caId, kind, r) : undefined;
     },
   };
 }
