@@ -310,6 +310,21 @@ describe('postgres acme repository across nodes', () => {
     }
   });
 
+  it('an order reusing an authorization that another node validates meanwhile ends ready', async () => {
+    await acme.createAccount(acct('va1'));
+    for (let i = 0; i < 8; i++) {
+      await acme.createOrder(order(`vbase${i}`, 'va1'), [authz(`vz${i}`, `vbase${i}`, 'va1', `v${i}.example`)]);
+      await acme.startChallenge(`vz${i}-c`, t0);
+      const [created, done] = await Promise.all([
+        acme.createOrder(order(`vnew${i}`, 'va1'), [], [], { now: t0, reuse: [`vz${i}`] }),
+        acmeB.completeChallenge(`vz${i}-c`, { ok: true, validated: t0 }),
+      ]);
+      expect(done).toBe(true);
+      expect(created.status === 'ready' || created.status === 'pending').toBe(true);
+      expect((await acme.getOrder(`vnew${i}`))?.status).toBe('ready');
+    }
+  });
+
   it('rate-limit counters and EAB keys hold across nodes: exactly the allowed number of actions pass', async () => {
     const lim = [{ key: 'k:race', name: 'newAccountsPerIp', limit: 3, windowMs: HOUR }];
     const rs = await onNodes(10, (n, i) => n.acme.createAccount(acct(`rl${i}`), ev('acme.account.create'), undefined, { now: t0, limits: lim }));

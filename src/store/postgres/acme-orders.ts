@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { AcmeAuthzRecord, AcmeOrderPatch, AcmeRepository } from '../acme-types.js';
 import { FlintError } from '../../errors/index.js';
 import { appendAudit, inTx, query, type Row } from './db.js';
+import { lazyQuery } from './lazy-commit.js';
 import { loadAuthzs, problemText, toChallenge, toOrder } from './acme-rows.js';
 import { applyRateLimits, invalidateLinkedOrders, promoteLinkedOrders } from './acme-rules.js';
 
@@ -112,14 +113,12 @@ export function pgAcmeOrders(pool: pg.Pool): OrderMethods {
     },
     // Leases: one conditional UPDATE; a concurrent claimer waits on the row lock, then re-checks
     // the WHERE against the winner's claimed_until and gets no row.
-    claimOrder: (id, now, until) =>
-      inTx(pool, async (c) => {
-        const r = await c.query<{ attempts: number }>(
-          "UPDATE acme_orders SET claimed_until = $1, attempts = attempts + 1 WHERE id = $2 AND status = 'processing' AND (claimed_until IS NULL OR claimed_until < $3) RETURNING attempts",
-          [until.getTime(), id, now.getTime()],
-        );
-        return r.rows[0]?.attempts;
-      }, { durable: false }),
+    claimOrder: async (id, now, until) =>
+      (await lazyQuery<{ attempts: number }>(pool,
+        `UPDATE acme_orders SET claimed_until = $1, attempts = attempts + 1 FROM lazy_commit
+         WHERE id = $2 AND status = 'processing' AND (claimed_until IS NULL OR claimed_until < $3) RETURNING attempts`,
+        [until.getTime(), id, now.getTime()],
+      )).rows[0]?.attempts,
     listStaleOrders: (now, limit) => idList("SELECT id FROM acme_orders WHERE status = 'processing' AND claimed_until < $1 LIMIT $2", [now.getTime(), limit]),
     findSerialByRequester: async (requester) =>
       (await query<{ serial: string }>(pool, 'SELECT serial FROM certificates WHERE requester = $1 LIMIT 1', [requester])).rows[0]?.serial,
@@ -140,22 +139,18 @@ export function pgAcmeOrders(pool: pg.Pool): OrderMethods {
       return r ? toChallenge(r) : undefined;
     },
     listProcessingChallenges: (limit) => idList("SELECT id FROM acme_challenges WHERE status = 'processing' LIMIT $1", [limit]),
-    startChallenge: (id, now = new Date()) =>
-      inTx(pool, async (c) => {
-        const res = await c.query(
-          "UPDATE acme_challenges SET status = 'processing', started_at = $1, claimed_until = NULL WHERE id = $2 AND status = 'pending' AND authz_id IN (SELECT id FROM acme_authzs WHERE status = 'pending')",
-          [now.getTime(), id],
-        );
-        return res.rowCount === 1;
-      }, { durable: false }),
-    claimChallenge: (id, now, until) =>
-      inTx(pool, async (c) => {
-        const r = await c.query<{ attempts: number }>(
-          "UPDATE acme_challenges SET claimed_until = $1, attempts = attempts + 1 WHERE id = $2 AND status = 'processing' AND (claimed_until IS NULL OR claimed_until < $3) RETURNING attempts",
-          [until.getTime(), id, now.getTime()],
-        );
-        return r.rows[0]?.attempts;
-      }, { durable: false }),
+    startChallenge: async (id, now = new Date()) =>
+      (await lazyQuery(pool,
+        `UPDATE acme_challenges SET status = 'processing', started_at = $1, claimed_until = NULL FROM lazy_commit
+         WHERE id = $2 AND status = 'pending' AND authz_id IN (SELECT id FROM acme_authzs WHERE status = 'pending')`,
+        [now.getTime(), id],
+      )).rowCount === 1,
+    claimChallenge: async (id, now, until) =>
+      (await lazyQuery<{ attempts: number }>(pool,
+        `UPDATE acme_challenges SET claimed_until = $1, attempts = attempts + 1 FROM lazy_commit
+         WHERE id = $2 AND status = 'processing' AND (claimed_until IS NULL OR claimed_until < $3) RETURNING attempts`,
+        [until.getTime(), id, now.getTime()],
+      )).rows[0]?.attempts,
     listStaleChallenges: (now, unleasedBefore, limit) =>
       idList(
         "SELECT id FROM acme_challenges WHERE status = 'processing' AND (claimed_until < $1 OR (claimed_until IS NULL AND (started_at IS NULL OR started_at < $2))) LIMIT $3",

@@ -9,6 +9,7 @@ import type pg from 'pg';
 import type { AcmeAccountRecord, AcmeRepository } from '../acme-types.js';
 import { FlintError } from '../../errors/index.js';
 import { appendAudit, inTx, isUniqueViolation, query } from './db.js';
+import { lazyQuery } from './lazy-commit.js';
 import { toAccount, toEabKey } from './acme-rows.js';
 import { applyRateLimits } from './acme-rules.js';
 import { pgAcmeOrders } from './acme-orders.js';
@@ -39,12 +40,11 @@ export function pgAcmeRepository(pool: pg.Pool): AcmeRepository {
     // Used nonces commit without their own flush (as in SQLite: a crash of PostgreSQL can at worst
     // bring back a nonce used in the last moments, whose request's effects were not durable either).
     // Single use across nodes: the primary key lets exactly one INSERT through.
-    useNonce: (nonce, expires) =>
-      inTx(pool, async (c) => {
-        if (++nonceInserts % 500 === 0) await c.query('DELETE FROM acme_used_nonces WHERE expires < $1', [Date.now()]);
-        const res = await c.query('INSERT INTO acme_used_nonces (nonce, expires) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING', [nonce, expires.getTime()]);
-        return res.rowCount === 1;
-      }, { durable: false }),
+    useNonce: async (nonce, expires) => {
+      if (++nonceInserts % 500 === 0) await query(pool, 'DELETE FROM acme_used_nonces WHERE expires < $1', [Date.now()]);
+      const res = await lazyQuery(pool, 'INSERT INTO acme_used_nonces (nonce, expires) SELECT $1, $2 FROM lazy_commit ON CONFLICT (nonce) DO NOTHING', [nonce, expires.getTime()]);
+      return res.rowCount === 1;
+    },
     sharedSecret: async (name) => {
       const get = async () => (await query<{ value: Buffer }>(pool, 'SELECT value FROM acme_secrets WHERE name = $1', [name])).rows[0]?.value;
       const have = await get();

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { AdminToken, EnrollmentRepository, ScepChallenge, ScepTransaction } from '../enrollment-types.js';
 import { FlintError } from '../../errors/index.js';
+import { lazyQuery } from './lazy-commit.js';
 import { appendAudit, inTx, ms, query, type Row } from './db.js';
 
 const date = (v: unknown) => (v == null ? null : new Date(ms(v)));
@@ -57,24 +58,23 @@ const SELECT_TX = 'SELECT * FROM scep_transactions WHERE label = $1 AND transact
 
 export function pgEnrollmentRepository(pool: pg.Pool): EnrollmentRepository {
   return {
-    // Not synced on its own (as in SQLite): a claim lost to a crash of PostgreSQL only means the
+    // Not flushed on its own (as in SQLite): a claim lost to a crash of PostgreSQL only means the
     // request is processed again; the outcome (certificate insert, transaction update) is synchronous.
-    claimScepTransaction: (tx) =>
-      inTx(pool, async (c) => {
-        for (let attempt = 1; ; attempt++) {
-          // ON CONFLICT waits for a concurrent claimer to commit, so exactly one caller inserts.
-          const ins = await c.query(
-            `INSERT INTO scep_transactions (label, transaction_id, signer_key, csr_hash, message_type, status, serial, fail_info, approval_id, created_at, updated_at)
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$10) ON CONFLICT (label, transaction_id) DO NOTHING RETURNING *`,
-            [tx.label, tx.transactionId, tx.signerKey, tx.csrHash, tx.messageType, tx.status, tx.serial, tx.failInfo, tx.approvalId, tx.createdAt.getTime()],
-          );
-          if (ins.rows[0]) return { tx: toTx(ins.rows[0]), created: true };
-          // A new statement sees the winner's committed row (READ COMMITTED); if it was deleted meanwhile, claim again.
-          const r = (await c.query(SELECT_TX, [tx.label, tx.transactionId])).rows[0];
-          if (r) return { tx: toTx(r), created: false };
-          if (attempt === 3) throw new FlintError('conflict', 'the SCEP transaction keeps changing; retry', { code: 'scep.transactionBusy', retryAfter: 1 });
-        }
-      }, { durable: false }),
+    claimScepTransaction: async (tx) => {
+      for (let attempt = 1; ; attempt++) {
+        // ON CONFLICT waits for a concurrent claimer to commit, so exactly one caller inserts.
+        const ins = await lazyQuery(pool,
+          `INSERT INTO scep_transactions (label, transaction_id, signer_key, csr_hash, message_type, status, serial, fail_info, approval_id, created_at, updated_at)
+           SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$10 FROM lazy_commit ON CONFLICT (label, transaction_id) DO NOTHING RETURNING *`,
+          [tx.label, tx.transactionId, tx.signerKey, tx.csrHash, tx.messageType, tx.status, tx.serial, tx.failInfo, tx.approvalId, tx.createdAt.getTime()],
+        );
+        if (ins.rows[0]) return { tx: toTx(ins.rows[0]), created: true };
+        // The winner has committed; if it was deleted meanwhile, claim again.
+        const r = (await query(pool, SELECT_TX, [tx.label, tx.transactionId])).rows[0];
+        if (r) return { tx: toTx(r), created: false };
+        if (attempt === 3) throw new FlintError('conflict', 'the SCEP transaction keeps changing; retry', { code: 'scep.transactionBusy', retryAfter: 1 });
+      }
+    },
     getScepTransaction: async (label, id) => {
       const r = (await query(pool, SELECT_TX, [label, id])).rows[0];
       return r ? toTx(r) : undefined;
@@ -137,7 +137,7 @@ export function pgEnrollmentRepository(pool: pg.Pool): EnrollmentRepository {
       }),
     touchAdminToken: async (id, at) => {
       // Best effort, not audited, not flushed on its own (as in SQLite).
-      await inTx(pool, (c) => c.query('UPDATE admin_tokens SET last_used_at = $1 WHERE id = $2', [at.getTime(), id]), { durable: false });
+      await lazyQuery(pool, 'UPDATE admin_tokens SET last_used_at = $1 FROM lazy_commit WHERE id = $2', [at.getTime(), id]);
     },
   };
 }
