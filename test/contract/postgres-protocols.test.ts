@@ -35,7 +35,7 @@ let acme: AcmeRepository, acmeB: AcmeRepository, enr: EnrollmentRepository, enrB
 beforeAll(async () => {
   cluster = await startPostgres();
   const url = await cluster.database();
-  for (let i = 0; i < 2; i++) pools.push(new pg.Pool({ connectionString: url, max: 8 }));
+  for (let i = 0; i < 2; i++) pools.push(new pg.Pool({ connectionString: url, max: 8 }).on('error', () => undefined)); // idle clients at cluster shutdown
   await pools[0]!.query(CORE_SQL);
   for (const m of [...postgresAcmeMigrations, ...postgresEnrollmentMigrations].sort((a, b) => a.version - b.version)) await pools[0]!.query(m.sql);
   acme = pgAcmeRepository(pools[0]!);
@@ -253,6 +253,24 @@ describe('postgres acme repository', () => {
   });
 });
 
+describe('postgres acme repository housekeeping', () => {
+  it('expired used nonces and rate counters are pruned every 500 writes', async () => {
+    const count = async (sql: string) => Number((await pools[0]!.query<{ n: string }>(sql)).rows[0]!.n);
+    const fresh = pgAcmeRepository(pools[1]!);
+    const past = new Date(Date.now() - 1000);
+    for (let i = 0; i < 499; i++) await fresh.useNonce(`old-${i}`, past);
+    expect(await count("SELECT COUNT(*) AS n FROM acme_used_nonces WHERE nonce LIKE 'old-%'")).toBe(499);
+    expect(await fresh.useNonce('new-0', new Date(Date.now() + HOUR))).toBe(true); // the 500th write prunes first
+    expect(await count("SELECT COUNT(*) AS n FROM acme_used_nonces WHERE nonce LIKE 'old-%'")).toBe(0);
+
+    await acme.createAccount(acct('pr-old'), [], undefined, { now: new Date(t0.getTime() - 10 * HOUR), limits: [{ key: 'k:old', name: 'x', limit: 1, windowMs: HOUR }] });
+    const lim = [{ key: 'k:prune', name: 'x', limit: 1, windowMs: HOUR, mode: 'count' as const }];
+    for (let i = 0; i < 500; i++) await acme.createAccount(acct(`pr-${i}`), [], undefined, { now: t0, limits: lim });
+    expect(await count("SELECT COUNT(*) AS n FROM acme_rate_counters WHERE key = 'k:old'")).toBe(0);
+    expect(await count("SELECT count AS n FROM acme_rate_counters WHERE key = 'k:prune'")).toBe(500);
+  });
+});
+
 describe('postgres acme repository across nodes', () => {
   it('a nonce sent to several nodes at once is accepted exactly once', async () => {
     const exp = new Date(Date.now() + HOUR);
@@ -330,6 +348,13 @@ describe('postgres acme repository across nodes', () => {
     const rs = await onNodes(10, (n, i) => n.acme.createAccount(acct(`rl${i}`), ev('acme.account.create'), undefined, { now: t0, limits: lim }));
     expect(rs.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
     expect(rs.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason.kind === 'rateLimited')).toBe(true);
+
+    // A finalization counts each of its domains; orders naming them in opposite orders never deadlock.
+    await acme.createAccount(acct('fa1'));
+    for (let i = 0; i < 8; i++) await acme.createOrder(order(`fo${i}`, 'fa1', { status: 'ready' }), []);
+    const doms = ['k:dom-a', 'k:dom-b', 'k:dom-c'].map((key) => ({ key, name: 'certificatesPerDomain', limit: 100, windowMs: HOUR }));
+    const fins = await onNodes(8, (n, i) => n.acme.updateOrder(`fo${i}`, ['ready'], { status: 'processing' }, [], { now: t0, limits: i % 2 ? [...doms].reverse() : doms }));
+    expect(fins).toEqual(Array(8).fill({ status: 'fulfilled', value: true }));
 
     await acme.createEabKey({ kid: 'kid-race', provisioner: 'acme', hmacKey: Buffer.alloc(32, 1), createdAt: t0, accountId: null, usedAt: null });
     const bound = await onNodes(6, (n, i) => n.acme.createAccount(acct(`eb${i}`), [], { kid: 'kid-race', provisioner: 'acme' }));

@@ -18,7 +18,8 @@ let counterWrites = 0;
 export async function applyRateLimits(c: pg.PoolClient, limits: AcmeRateLimit[] | undefined, now: Date): Promise<void> {
   if (!limits?.length) return;
   const t = now.getTime();
-  for (const l of limits) {
+  // In key order: two transactions counting the same keys (a finalization's domains) lock them in one order, no deadlock.
+  for (const l of [...limits].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
     const start = Math.floor(t / l.windowMs) * l.windowMs;
     const retryAfter = Math.max(1, Math.ceil((start + l.windowMs - t) / 1000));
     const refuse = () => {
@@ -38,7 +39,10 @@ export async function applyRateLimits(c: pg.PoolClient, limits: AcmeRateLimit[] 
     ).rows[0]!;
     if (l.mode !== 'count' && r.count > l.limit) refuse();
   }
-  if (++counterWrites % 500 === 0) await c.query('DELETE FROM acme_rate_counters WHERE expires < $1', [t]);
+  if (++counterWrites % 500 === 0) {
+    // SKIP LOCKED: nodes pruning at once take disjoint rows instead of waiting on (or deadlocking with) each other.
+    await c.query('DELETE FROM acme_rate_counters WHERE (key, window_start) IN (SELECT key, window_start FROM acme_rate_counters WHERE expires < $1 LIMIT 1000 FOR UPDATE SKIP LOCKED)', [t]);
+  }
 }
 
 /**

@@ -41,7 +41,10 @@ export function pgAcmeRepository(pool: pg.Pool): AcmeRepository {
     // bring back a nonce used in the last moments, whose request's effects were not durable either).
     // Single use across nodes: the primary key lets exactly one INSERT through.
     useNonce: async (nonce, expires) => {
-      if (++nonceInserts % 500 === 0) await query(pool, 'DELETE FROM acme_used_nonces WHERE expires < $1', [Date.now()]);
+      if (++nonceInserts % 500 === 0) {
+        // Pruned in bounded steps; SKIP LOCKED lets nodes pruning at once take disjoint rows (no waits, no deadlocks).
+        await query(pool, 'DELETE FROM acme_used_nonces WHERE nonce IN (SELECT nonce FROM acme_used_nonces WHERE expires < $1 LIMIT 1000 FOR UPDATE SKIP LOCKED)', [Date.now()]);
+      }
       const res = await lazyQuery(pool, 'INSERT INTO acme_used_nonces (nonce, expires) SELECT $1, $2 FROM lazy_commit ON CONFLICT (nonce) DO NOTHING', [nonce, expires.getTime()]);
       return res.rowCount === 1;
     },
