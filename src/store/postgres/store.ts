@@ -20,11 +20,13 @@ import type {
   Store,
   StoreChangeListener,
 } from '../types.js';
+import { pgAcmeRepository } from './acme.js';
 import { pgApprovalRepository } from './approvals.js';
 import { pgAuditRepository } from './audit.js';
 import { pgCaRepository, pgCertificateRepository } from './certificates.js';
 import { ChangeFeed } from './changes.js';
 import { isConnectionError } from './db.js';
+import { pgEnrollmentRepository } from './enrollment.js';
 import { pgLeaseRepository } from './leases.js';
 import { applyMigrations } from './migrate.js';
 import { pgRevocationRepository } from './revocation.js';
@@ -38,15 +40,6 @@ export interface PgStoreOptions {
   connectTimeoutMs?: number;
   /** Called for errors on idle connections and the LISTEN connection (never with secrets). */
   onError?: (message: string, error: unknown) => void;
-}
-
-/** Placeholder until the ACME and enrollment halves land (pgproto): every call fails as 'internal'. */
-function notYet<T extends object>(area: string): T {
-  return new Proxy({} as T, {
-    get: (_t, prop) => (typeof prop === 'symbol' || prop === 'then' ? undefined : async () => {
-      throw new FlintError('internal', `PostgreSQL store: ${area} repository not yet available`);
-    }),
-  });
 }
 
 export class PgStore implements Store {
@@ -76,8 +69,8 @@ export class PgStore implements Store {
     this.approvals = pgApprovalRepository(pool);
     this.revocation = pgRevocationRepository(pool, emit, origin);
     this.leases = pgLeaseRepository(pool);
-    this.acme = notYet<AcmeRepository>('ACME');
-    this.enrollment = notYet<EnrollmentRepository>('EST/SCEP');
+    this.acme = pgAcmeRepository(pool);
+    this.enrollment = pgEnrollmentRepository(pool);
   }
 
   /** Connects, applies pending migrations (once across nodes starting together) and returns the store. */
