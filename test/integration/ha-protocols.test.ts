@@ -50,6 +50,29 @@ describe('SCEP and EST across two nodes on PostgreSQL', () => {
     return f(name);
   };
   const auditExport = () => cli(['audit', 'export']).stdout;
+  /** `flintca requests approve` for the one pending request of `protocol` whose subject contains `cn`. */
+  const approvePending = (protocol: 'est' | 'scep', cn: string) => {
+    const pending = cli(['requests', 'list', '--status', 'pending', '--json']).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; protocol: string; subject: string });
+    const mine = pending.filter((x) => x.protocol === protocol && x.subject.includes(`CN=${cn}`));
+    expect(mine).toHaveLength(1);
+    const ap = cli(['requests', 'approve', '--id', mine[0]!.id]);
+    expect(ap.code, ap.stderr).toBe(0);
+  };
+  /** A device with a PKCSReq on label `gated` and its CertPoll, against either node. */
+  const gatedDevice = (cn: string) => {
+    const ca = caDer();
+    const dev = newDevice(cn, SCEP_PW);
+    const tid = `${cn}-${Date.now()}`;
+    const pkcsReq = async (s: Served | undefined) => {
+      const m = await buildRequest(dev, { messageType: 19, transactionId: tid, recipientDer: ca, content: dev.csrDer });
+      return { rep: await pkiOperation(s, 'gated', m.der, dev), senderNonce: m.senderNonce };
+    };
+    const poll = async (s: Served | undefined) => {
+      const m = await buildRequest(dev, { messageType: 20, transactionId: tid, recipientDer: ca, content: issuerAndSubject(ca, certRef(dev.certDer).subjectDer) });
+      return pkiOperation(s, 'gated', m.der, dev);
+    };
+    return { ca, dev, tid, pkcsReq, poll };
+  };
 
   beforeAll(async () => {
     enabled = requireTool(hasCommand('scepclient') && hasCommand('openssl') && hasCommand('curl') && softHsmAvailable(), 'scepclient + openssl + curl + SoftHSM');
@@ -99,42 +122,43 @@ describe('SCEP and EST across two nodes on PostgreSQL', () => {
 
   it('SCEP: PKCSReq queued on A, approved from the CLI, CertPoll on B gets it, a replay on A the same one', async () => {
     if (!enabled) return;
-    const ca = caDer();
-    const dev = newDevice('ha-gated', SCEP_PW);
-    const tid = `ha-tx-${Date.now()}`;
-    const req = await buildRequest(dev, { messageType: 19, transactionId: tid, recipientDer: ca, content: dev.csrDer });
-    const queued = await pkiOperation(a, 'gated', req.der, dev);
+    const { ca, dev, tid, pkcsReq, poll } = gatedDevice('ha-gated');
+    const queued = (await pkcsReq(a)).rep;
     expect(queued).toMatchObject({ status: PENDING, transactionId: tid, verified: true });
-    const poll = async (s: Served | undefined) => {
-      const m = await buildRequest(dev, { messageType: 20, transactionId: tid, recipientDer: ca, content: issuerAndSubject(ca, certRef(dev.certDer).subjectDer) });
-      return pkiOperation(s, 'gated', m.der, dev);
-    };
     expect((await poll(b)).status).toBe(PENDING); // B sees A's transaction
-
-    const pending = cli(['requests', 'list', '--status', 'pending', '--json']).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; protocol: string; subject: string });
-    const queuedReq = pending.find((x) => x.protocol === 'scep' && /ha-gated/.test(x.subject));
-    expect(queuedReq).toBeDefined();
-    const ap = cli(['requests', 'approve', '--id', queuedReq!.id]);
-    expect(ap.code, ap.stderr).toBe(0);
+    approvePending('scep', 'ha-gated');
 
     const got = await poll(b);
     expect(got.status).toBe(SUCCESS);
     const leaf = got.certs[0]!;
     expect(verifyChain(data, pem(leaf, 'ha-gated.pem')).stdout).toMatch(/: OK/);
-    const replay = await buildRequest(dev, { messageType: 19, transactionId: tid, recipientDer: ca, content: dev.csrDer });
-    const again = await pkiOperation(a, 'gated', replay.der, dev);
-    expect(again.status).toBe(SUCCESS);
-    expect(again.certs[0]!.equals(leaf)).toBe(true);
-    expect(again.recipientNonce!.equals(replay.senderNonce)).toBe(true);
+    const replay = await pkcsReq(a);
+    expect(replay.rep.status).toBe(SUCCESS);
+    expect(replay.rep.certs[0]!.equals(leaf)).toBe(true);
+    expect(replay.rep.recipientNonce!.equals(replay.senderNonce)).toBe(true);
     expect((await poll(a)).certs[0]!.equals(leaf)).toBe(true);
 
     // Never a second issuance: one certificate for this device in the store.
     const issued = listCerts(data, env).filter((c) => c.subject.includes('CN=ha-gated'));
     expect(issued.map((c) => [c.serial, c.protocol, c.status])).toEqual([[serialOf(f('ha-gated.pem')), 'scep', 'valid']]);
-    // The same transactionID with another CSR is refused on either node.
+    // The same transactionID with another CSR is refused, on the other node too.
     const other = newDevice('ha-gated', SCEP_PW);
     const mismatch = await pkiOperation(b, 'gated', (await buildRequest(dev, { messageType: 19, transactionId: tid, recipientDer: ca, content: other.csrDer })).der, dev);
     expect(mismatch.status).toBe(FAILURE);
+  }, 60_000);
+
+  it('SCEP: CertPolls racing on A and B after approval get one and the same certificate', async () => {
+    if (!enabled) return;
+    const { pkcsReq, poll } = gatedDevice('ha-race');
+    expect((await pkcsReq(b)).rep.status).toBe(PENDING);
+    approvePending('scep', 'ha-race');
+    const answers = await Promise.all([poll(a), poll(b), poll(a), poll(b)]);
+    expect(answers.map((r) => r.status)).toEqual([SUCCESS, SUCCESS, SUCCESS, SUCCESS]);
+    expect(new Set(answers.map((r) => r.certs[0]!.toString('hex'))).size).toBe(1);
+    // A node that lost the store's approved → issued race revokes its extra certificate (superseded).
+    const certs = listCerts(data, env).filter((c) => c.subject.includes('CN=ha-race'));
+    expect(certs.filter((c) => c.status === 'valid').map((c) => c.serial)).toEqual([serialOf(pem(answers[0]!.certs[0]!, 'ha-race.pem'))]);
+    for (const c of certs.filter((x) => x.status !== 'valid')) expect(c.revocationReason).toBe('superseded');
   }, 60_000);
 
   it('EST: simpleenroll queued on A, approved, fetched on B; the certificate renews on A', () => {
@@ -143,10 +167,7 @@ describe('SCEP and EST across two nodes on PostgreSQL', () => {
     const enroll = (s: Served | undefined, out: string) => estPost({ root, httpsPort: s!.httpsPort, path: 'gated/simpleenroll', csrB64: csr.b64, out: f(out), basic: `est:${EST_PW}` });
     expect(enroll(a, 'est-1').status).toBe(202);
     expect(enroll(b, 'est-2').status).toBe(202); // the same request, seen on B as pending
-    const pending = cli(['requests', 'list', '--status', 'pending', '--json']).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; protocol: string; subject: string });
-    const id = pending.find((x) => x.protocol === 'est' && x.subject.includes('ha-est-gated'))?.id;
-    expect(id).toBeDefined();
-    expect(cli(['requests', 'approve', '--id', id!]).code).toBe(0);
+    approvePending('est', 'ha-est-gated');
 
     const onB = enroll(b, 'est-3');
     expect(onB.status).toBe(200);
