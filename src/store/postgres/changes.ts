@@ -143,6 +143,7 @@ export class ChangeFeed {
     const c = this.client;
     this.client = undefined;
     this.listeners.clear();
+    for (const w of this.readyWaiters.splice(0)) w(); // nothing left to wait for
     if (c) await c.end().catch(() => undefined); // 'end' → onLost clears the heartbeat; closed: no reconnect
   }
 }
