@@ -228,8 +228,8 @@ describe('CrlService on two nodes sharing one database (lease crl:<ca>)', () => 
     b.svc.onRevocation((await b.st.certificates.get(SERIAL))!);
     await until(async () => (await b.svc.get('issuing')).number > n1);
     expect(crlText((await b.svc.get('issuing')).der).toLowerCase()).toContain(SERIAL);
+    await until(() => a.generated.filter((e) => e.action === 'crl.generate').length === 2); // audited just after saving
     expect(b.generated.filter((e) => e.action === 'crl.generate')).toHaveLength(0);
-    expect(a.generated.filter((e) => e.action === 'crl.generate')).toHaveLength(2);
 
     // A shuts down (releases its lease): B leads within a ttl and generates for the next change.
     await a.close();
@@ -237,7 +237,7 @@ describe('CrlService on two nodes sharing one database (lease crl:<ca>)', () => 
     const n2 = (await b.svc.get('issuing')).number;
     await b.st.certificates.setStatus({ serial: SERIAL, status: 'valid', revokedAt: null, reason: null, fromStatuses: ['revoked'] });
     await until(async () => (await b.svc.get('issuing')).number > n2);
-    expect(b.generated.filter((e) => e.action === 'crl.generate')).toHaveLength(1);
+    await until(() => b.generated.filter((e) => e.action === 'crl.generate').length === 1);
     expect(crlText((await b.svc.get('issuing')).der)).toMatch(/No Revoked Certificates/);
     await b.close();
   });
