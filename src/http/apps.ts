@@ -23,7 +23,7 @@ export interface AppDeps {
   metrics: Metrics;
   issuers: IssuerRegistry;
   /** Readiness (store and key store both answer), cached: see readiness.ts. */
-  readiness: { ready(): boolean; check(): Promise<ReadinessResult> };
+  readiness: { ready(): boolean; check(o?: { fresh?: boolean }): Promise<ReadinessResult> };
   /** True while draining on SIGTERM. */
   draining: () => boolean;
   mounts?: Mount[];
@@ -84,7 +84,7 @@ export function createApps(d: AppDeps): { http: Express; https: Express } {
     res.json({ status: 'ok' });
   });
   http.get('/readyz', async (_req, res) => {
-    const r = await d.readiness.check();
+    const r = await d.readiness.check({ fresh: true });
     const ok = r.ok && !d.draining();
     if (!ok) res.setHeader('Retry-After', '5');
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', ...r.detail, draining: d.draining() });

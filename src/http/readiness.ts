@@ -1,6 +1,7 @@
 /**
- * Readiness (issue 7 §5): whether this node's store and key store answer. Checked at most once
- * per `intervalMs` and cached, so the per-request gate costs a comparison; each probe part is
+ * Readiness (issue 7 §5): whether this node's store and key store answer. For requests it is
+ * checked at most once per `intervalMs` and cached, so the per-request gate costs a comparison
+ * (/readyz probes afresh and updates the cache); each probe part is
  * bounded by `timeoutMs` (an unreachable database must not hang the check). While not ready,
  * protocol requests get 503 + Retry-After (apps.ts); the node recovers by itself on the first
  * successful check, with no restart.
@@ -44,9 +45,12 @@ export class Readiness {
     return this.last.ok;
   }
 
-  /** A result at most intervalMs old (waits for a probe when stale; concurrent callers share it). */
-  check(): Promise<ReadinessResult> {
-    if (this.now() - this.checkedAt < this.intervalMs) return Promise.resolve(this.last);
+  /**
+   * A result at most intervalMs old (waits for a probe when stale); `fresh` always probes (/readyz:
+   * what a load balancer sees is current). Concurrent callers share one running probe.
+   */
+  check(o: { fresh?: boolean } = {}): Promise<ReadinessResult> {
+    if (!o.fresh && this.now() - this.checkedAt < this.intervalMs) return Promise.resolve(this.last);
     this.running ??= this.probe()
       .catch((): ReadinessResult => ({ ok: false, detail: {} }))
       .then((r) => {
