@@ -92,8 +92,8 @@ export class OcspResponder {
   private readonly bySerial = new Map<string, Cached[]>();
   /** First signature per CertID in flight: concurrent first requests share it. */
   private readonly filling = new Map<string, Promise<{ result: OcspResult; entry?: Cached }>>();
-  /** Store reads of the last cacheTtlMs by `${caId}:${serial}`. */
-  private readonly statuses = new Map<string, { status: CertStatus; expires: number }>();
+  /** Store reads of the last cacheTtlMs by serial (for the CA they were read for). */
+  private readonly statuses = new Map<string, { issuerId: string; status: CertStatus; expires: number }>();
   /** Bumped on every revocation: an answer built from a status read before it is not cached. */
   private epoch = 0;
   private readonly validityMs: number;
@@ -126,10 +126,10 @@ export class OcspResponder {
     }
   }
 
-  /** Authority.onRevocation listener (revoke and unrevoke): drop cached responses for that serial. */
-  onRevocation = (cert: CertificateRecord): void => {
+  /** Authority.onRevocation listener (revoke and unrevoke), also fed store changes: drop cached answers for that serial (only `serial` is read). */
+  onRevocation = (cert: Pick<CertificateRecord, 'serial'>): void => {
     this.epoch++;
-    this.statuses.delete(`${cert.issuerId}:${cert.serial}`);
+    this.statuses.delete(cert.serial);
     for (const e of this.bySerial.get(cert.serial) ?? []) this.drop(e);
     this.bySerial.delete(cert.serial);
   };
@@ -303,15 +303,14 @@ export class OcspResponder {
    * for the same serial then cost a signature, not a store read), unless a revocation raced with it.
    */
   private async currentStatus(issuer: Issuer, serial: string): Promise<CertStatus> {
-    const key = `${issuer.id}:${serial}`;
     const now = this.d.clock().getTime();
-    const known = this.statuses.get(key);
-    if (known && known.expires > now) return known.status;
+    const known = this.statuses.get(serial);
+    if (known && known.issuerId === issuer.id && known.expires > now) return known.status;
     const epoch = this.epoch;
     const status = await this.status(issuer, serial);
     if (epoch === this.epoch) {
       if (this.statuses.size >= this.maxCacheEntries) this.statuses.clear();
-      this.statuses.set(key, { status, expires: now + this.cacheTtlMs });
+      this.statuses.set(serial, { issuerId: issuer.id, status, expires: now + this.cacheTtlMs });
     }
     return status;
   }

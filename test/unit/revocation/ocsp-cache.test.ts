@@ -131,6 +131,11 @@ describe('OcspResponder cache', () => {
     now += 5000;
     await onlyNonces.respond(withNonce);
     expect(reads).toBe(3);
+    // A status change reported by serial alone (the store's change feed) is seen at once.
+    await ca.store.certificates.setStatus({ serial: SERIAL, status: 'revoked', revokedAt: new Date(now), reason: 1, fromStatuses: ['valid'] });
+    onlyNonces.onRevocation({ serial: SERIAL });
+    expect(status((await onlyNonces.respond(withNonce)).der)).toBe('revoked');
+    expect(reads).toBe(4);
     expect(a.cacheable).toBe(false);
     expect(status(b.der)).toBe('good');
   });
