@@ -33,7 +33,21 @@ const groups = new Set();
 
 const fmt = (r) =>
   `${Math.round(r.rps).toString().padStart(7)}/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms` +
+  (r.cpuUs ? `  server CPU ${r.cpuUs.toFixed(1).padStart(5)} µs/response` : '') +
   (r.non2xx || r.errors ? `  non-2xx ${r.non2xx} socket errors ${r.errors}` : '');
+
+// CPU time a process used (user + system, /proc on Linux): per response it is a cost that the
+// machine's other load hardly changes, unlike the rate.
+const TICK_US = 1e6 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+function cpuUs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_US; // utime, stime (fields 14, 15)
+  } catch {
+    return NaN;
+  }
+}
 const line = (name, r) => console.log(`${name.padEnd(50)} ${fmt(r)}`);
 const ratio = (a, b) => (b > 0 ? (a / b).toFixed(2) : 'n/a');
 
@@ -93,11 +107,17 @@ async function ocspBench() {
   console.log(`# OCSP on 127.0.0.1: wrk -t1 -c${CONNECTIONS}, ${SECONDS} s per run, ${SERIALS} serials (1 revoked) cycled; both responders sign with P-256`);
   console.log('# "keep-alive" = persistent connections; "new conn" = Connection: close, a TCP connection per request');
   const run = (base, requests, closeEach = false) => wrk({ base, requests, seconds: SECONDS, connections: CONNECTIONS, threads: 1, closeEach });
+  /** A run against a single-process server, with that server's CPU time per response. */
+  const runOn = async (g, base, requests, closeEach = false) => {
+    const before = cpuUs(g.p.pid);
+    const r = await run(base, requests, closeEach);
+    return { ...r, cpuUs: (cpuUs(g.p.pid) - before) / r.requests || undefined };
+  };
 
   // Ceiling: a minimal node:http server answering one fixed OCSP response. Both servers stay up
   // (idle when not measured) so that the rounds interleave them.
   const ceilPort = await freePort();
-  await start(process.execPath, [join(ROOT, 'scripts/bench/lib/fixed-server.mjs'), String(ceilPort), f('plain0.der')], (g) => waitOutput(g, /listening/));
+  const ceilServer = await start(process.execPath, [join(ROOT, 'scripts/bench/lib/fixed-server.mjs'), String(ceilPort), f('plain0.der')], (g) => waitOutput(g, /listening/));
   const ceil = `http://127.0.0.1:${ceilPort}`;
   const port = await freePort();
   const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
@@ -131,14 +151,14 @@ async function ocspBench() {
 
   await wrk({ base: flint, requests: [...reqs.plain, ...reqs.get], seconds: 1, connections: CONNECTIONS }); // warm-up (JIT, caches)
   const cases = [
-    ['ceilKa', 'node:http fixed body (ceiling), keep-alive', () => run(ceil, reqs.plain)],
-    ['ceilNew', 'node:http fixed body (ceiling), new conn', () => run(ceil, reqs.plain, true)],
-    ['getKa', 'flint GET cached, keep-alive', () => run(flint, reqs.get)],
-    ['getNew', 'flint GET cached, new conn', () => run(flint, reqs.get, true)],
-    ['postKa', 'flint POST cached, keep-alive', () => run(flint, reqs.plain)],
-    ['postNew', 'flint POST cached, new conn', () => run(flint, reqs.plain, true)],
-    ['nonceKa', 'flint POST with nonce (signed live), keep-alive', () => run(flint, reqs.nonce)],
-    ['nonceNew', 'flint POST with nonce (signed live), new conn', () => run(flint, reqs.nonce, true)],
+    ['ceilKa', 'node:http fixed body (ceiling), keep-alive', () => runOn(ceilServer, ceil, reqs.plain)],
+    ['ceilNew', 'node:http fixed body (ceiling), new conn', () => runOn(ceilServer, ceil, reqs.plain, true)],
+    ['getKa', 'flint GET cached, keep-alive', () => runOn(flintServer, flint, reqs.get)],
+    ['getNew', 'flint GET cached, new conn', () => runOn(flintServer, flint, reqs.get, true)],
+    ['postKa', 'flint POST cached, keep-alive', () => runOn(flintServer, flint, reqs.plain)],
+    ['postNew', 'flint POST cached, new conn', () => runOn(flintServer, flint, reqs.plain, true)],
+    ['nonceKa', 'flint POST with nonce (signed live), keep-alive', () => runOn(flintServer, flint, reqs.nonce)],
+    ['nonceNew', 'flint POST with nonce (signed live), new conn', () => runOn(flintServer, flint, reqs.nonce, true)],
     ['o1Post', 'openssl ocsp -multi 1 POST (HTTP/1.0: new conn)', () => openssl(1, reqs.plain)],
     ['o2Post', 'openssl ocsp -multi 2 POST (HTTP/1.0: new conn)', () => openssl(2, reqs.plain)],
     ['o2Get', 'openssl ocsp -multi 2 GET (HTTP/1.0: new conn)', () => openssl(2, getPaths)],
@@ -151,7 +171,7 @@ async function ocspBench() {
     for (const [key, , measure] of cases) {
       const r = await measure();
       const b = results[key];
-      results[key] = b ? { ...(r.rps > b.rps ? r : b), p50: Math.min(r.p50, b.p50), p99: Math.min(r.p99, b.p99) } : r;
+      results[key] = b ? { ...(r.rps > b.rps ? r : b), p50: Math.min(r.p50, b.p50), p99: Math.min(r.p99, b.p99), cpuUs: Math.min(r.cpuUs ?? Infinity, b.cpuUs ?? Infinity) || undefined } : r;
     }
   }
   await stop(flintServer);
@@ -166,6 +186,7 @@ async function ocspBench() {
   console.log(`Flint / openssl, nonce signed live:     keep-alive ${ratio(r.nonceKa.rps, r.o2Nonce.rps)}  new conn ${ratio(r.nonceNew.rps, r.o2Nonce.rps)}`);
   console.log(`Flint / node:http ceiling, keep-alive:  GET ${ratio(r.getKa.rps, r.ceilKa.rps)}  POST ${ratio(r.postKa.rps, r.ceilKa.rps)}`);
   console.log(`Flint / node:http ceiling, new conn:    GET ${ratio(r.getNew.rps, r.ceilNew.rps)}  POST ${ratio(r.postNew.rps, r.ceilNew.rps)}`);
+  if (r.ceilKa.cpuUs && r.getKa.cpuUs) console.log(`server CPU per response, Flint / ceiling, keep-alive: GET ${ratio(r.getKa.cpuUs, r.ceilKa.cpuUs)}  POST ${ratio(r.postKa.cpuUs, r.ceilKa.cpuUs)}`);
   const met = (ok) => (ok ? 'met' : 'NOT met');
   const worstP99 = Math.max(r.getKa.p99, r.postKa.p99);
   console.log(

@@ -38,6 +38,8 @@ export interface OcspResult {
   /** Memoized HTTP cache headers and the second they were computed for (set by the HTTP layer). */
   headers?: Record<string, string>;
   headersSecond?: number;
+  /** Memoized headers when served as not cacheable (POST). */
+  plainHeaders?: Record<string, string>;
 }
 
 interface IssuerHashes {
