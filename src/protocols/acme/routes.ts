@@ -131,6 +131,9 @@ export function acmeRouter(o: AcmeRouterOptions): Router {
     const urls = urlsFor(req);
     if (!urls) return sendProblem(res, undefined, new AcmeError('malformed', 'unknown ACME provisioner', { status: 404 }));
     await envelope(res, urls);
+    // Without a Content-Length node's HTTP client (acme-client, axios) cannot tell where a HEAD
+    // reply ends and closes the connection: every nonce would cost a new TLS handshake.
+    res.setHeader('Content-Length', '0');
     res.status(status).end();
   };
   router.head('/:prov/new-nonce', nonce(200));
