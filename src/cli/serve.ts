@@ -50,16 +50,18 @@ export async function runServe(o: ServeOptions): Promise<void> {
   const tlsKeys = await SoftwareKeyStore.open({ dir: config.path(config.tls.keyDir), passphrase: config.secrets.tlsPassphrase?.reveal() ?? '' });
   const { keyPem, passphrase } = await tlsKeyMaterial(tlsKeys, config.tls.keyLabel);
   const clientCaPem = rt.issuers.list().map((i) => toPem(i.record.certDer, 'CERTIFICATE')).join('');
-  const statusCounters = new Map<number, { inc(): void }>();
+  const statusCounters = new Map<string, { inc(): void }>();
+  // One bound child per app and status: the fast paths count ~30k requests/s.
+  const counter = (app: 'http' | 'https') => (status: number) => {
+    let c = statusCounters.get(`${app}${status}`);
+    if (!c && metrics) statusCounters.set(`${app}${status}`, (c = metrics.httpRequests.labels(app, String(status))));
+    c?.inc();
+  };
   const fast = {
     handlers: frontends.flatMap((f) => f.fast ?? []),
     draining: () => draining,
-    count: (status: number) => {
-      // One bound child per status: the fast path counts ~30k requests/s.
-      let c = statusCounters.get(status);
-      if (!c && metrics) statusCounters.set(status, (c = metrics.httpRequests.labels('http', String(status))));
-      c?.inc();
-    },
+    count: counter('http'),
+    https: { handlers: frontends.flatMap((f) => f.fastHttps ?? []), count: counter('https') },
   };
   const listeners = await startListeners(apps, { certPem: readFileSync(config.path(config.tls.certFile), 'utf8'), keyPem, passphrase, clientCaPem }, config.server, fast);
   logger.info({ httpPort: listeners.httpPort, httpsPort: listeners.httpsPort, host: config.server.host }, 'Flint CA serving');

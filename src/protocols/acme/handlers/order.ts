@@ -118,7 +118,10 @@ export async function newOrder(ctx: AcmeContext): Promise<AcmeReply> {
     };
     const { status } = await ctx.deps.repo.createOrder(order, fresh, ctx.deps.audit.emitted([
       { actor: `acme:${a.id}`, action: 'acme.order.create', object: `acme-order:${order.id}`, result: 'ok', data: { identifiers: identifiers.map((i) => `${i.type}:${i.value}`), ...(reused.length ? { reusedAuthorizations: reused.map((x) => x.id) } : {}) } },
-    ]), { now, limits, reuse: reused.map((x) => x.id) });
+    ]), { now, limits, reuse: reused.map((x) => x.id), durable: false });
+    // Not flushed on its own (no fsync): a process crash keeps it (WAL); a power loss can drop a new
+    // order with its authorizations and audit record together, which costs the client a retry and
+    // issues nothing. The issuance's durable commit later syncs the whole WAL, order included.
     return { status: 201, json: renderOrder(ctx.urls, { ...order, status }, [...fresh, ...reused].map((x) => x.id)), location: ctx.urls.order(order.id) };
   };
   try {
