@@ -90,7 +90,7 @@ export async function harness(opts: { provisioners?: (string | AcmeProvisioner)[
     return r.headers.location as string;
   }
 
-  return { store, deps, agent, nonce, jws, post, account, enqueued, revoked, audited, close: async () => (await store.close(), tmp.cleanup()) };
+  return { store, deps, endpoints, app, agent, nonce, jws, post, account, enqueued, revoked, audited, close: async () => (await store.close(), tmp.cleanup()) };
 }
 
 export type Harness = Awaited<ReturnType<typeof harness>>;
