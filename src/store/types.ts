@@ -11,11 +11,13 @@ import type { ApprovalRequest, ApprovalStatus } from './approvals.js';
 import type { RevocationRepository } from './revocation-types.js';
 import type { AcmeRepository } from './acme-types.js';
 import type { EnrollmentRepository } from './enrollment-types.js';
+import type { LeaseRepository, StoreChangeListener } from './ha-types.js';
 
 export type { ApprovalRequest, ApprovalStatus } from './approvals.js';
 export type { RevocationRepository } from './revocation-types.js';
 export type { AcmeRepository } from './acme-types.js';
 export type { EnrollmentRepository } from './enrollment-types.js';
+export type { Lease, LeaseRepository, StoreChange, StoreChangeListener } from './ha-types.js';
 
 export type CertificateStatus = 'valid' | 'revoked' | 'hold';
 
@@ -59,6 +61,8 @@ export interface CertificateRecord {
 
 export interface CertificateFilter {
   issuerId?: string;
+  /** Certificates issued under this profile (e.g. the OCSP responder certificates of a CA). */
+  profile?: string;
   status?: CertificateStatus;
   /** notAfter <= this. */
   expiringBefore?: Date;
@@ -155,6 +159,12 @@ export interface Store {
   readonly revocation: RevocationRepository;
   readonly acme: AcmeRepository;
   readonly enrollment: EnrollmentRepository;
+  readonly leases: LeaseRepository;
+  /**
+   * Calls `listener` for every committed change (see StoreChange for which nodes see which);
+   * returns the unsubscribe function.
+   */
+  subscribe(listener: StoreChangeListener): () => void;
   /** Cheap round trip to the database (readiness). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

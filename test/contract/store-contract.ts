@@ -68,6 +68,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       const soon = await s.certificates.list({ expiringBefore: new Date('2026-07-01T00:00:00Z'), notExpiredAt: now });
       expect(soon.map((c) => c.serial)).toContain('3d01');
       expect(soon.map((c) => c.serial)).not.toContain('3d02');
+      await s.certificates.insert(cert('3d03', { profile: 'ocsp-responder', issuerId: 'ca-3d' }));
+      expect((await s.certificates.list({ issuerId: 'ca-3d', profile: 'ocsp-responder' })).map((c) => c.serial)).toEqual(['3d03']);
+      expect(await s.certificates.list({ issuerId: 'ca-3d', profile: 'tls-server' })).toEqual([]);
       const buckets = await s.certificates.countByExpiry(now, [7, 30]);
       expect(buckets['7d']).toBeGreaterThanOrEqual(1);
       await s.close();

@@ -5,26 +5,28 @@ import { sqliteMigrations } from '../migrations/index.js';
 import type {
   AuditCheckpoint,
   AuditInput,
-  AuditRecord,
   AcmeRepository,
   ApprovalRepository,
   AuditRepository,
-  CaRecord,
   CaRepository,
   CertificateFilter,
-  CertificateRecord,
   CertificateRepository,
   EnrollmentRepository,
+  LeaseRepository,
+  StoreChange,
+  StoreChangeListener,
   RevocationChange,
   RevocationRepository,
   Store,
 } from '../types.js';
+import { toAuditRecord, toCa, toCert } from '../rows.js';
 import { WriteBatcher } from './batch.js';
 import { appendAuditSync } from './audit.js';
 import { sqliteApprovalRepository } from './approvals.js';
 import { sqliteRevocationRepository } from './revocation.js';
 import { sqliteAcmeRepository } from './acme.js';
 import { sqliteEnrollmentRepository } from './enrollment.js';
+import { sqliteLeaseRepository } from './leases.js';
 
 export { appendAuditSync } from './audit.js';
 
@@ -43,56 +45,6 @@ function applyMigrations(db: Db): void {
   }
 }
 
-function toAuditRecord(r: Row): AuditRecord {
-  return {
-    seq: r.seq as number,
-    time: r.time as string,
-    actor: r.actor as string,
-    action: r.action as string,
-    object: r.object as string,
-    result: r.result as AuditRecord['result'],
-    reason: (r.reason as string | null) ?? null,
-    data: r.data ? (JSON.parse(r.data as string) as Record<string, unknown>) : null,
-    prevHash: r.prev_hash as string,
-    hash: r.hash as string,
-  };
-}
-
-function toCa(r: Row): CaRecord {
-  return {
-    id: r.id as string,
-    parentId: (r.parent_id as string | null) ?? null,
-    keyUri: r.key_uri as string,
-    certDer: r.cert_der as Buffer,
-    subject: r.subject as string,
-    ski: r.ski as string,
-    notBefore: new Date(r.not_before as number),
-    notAfter: new Date(r.not_after as number),
-    status: r.status as CaRecord['status'],
-    createdAt: new Date(r.created_at as number),
-  };
-}
-
-function toCert(r: Row): CertificateRecord {
-  return {
-    serial: r.serial as string,
-    issuerId: r.issuer_id as string,
-    subject: r.subject as string,
-    sans: JSON.parse(r.sans as string) as string[],
-    notBefore: new Date(r.not_before as number),
-    notAfter: new Date(r.not_after as number),
-    profile: r.profile as string,
-    requester: r.requester as string,
-    protocol: r.protocol as string,
-    status: r.status as CertificateRecord['status'],
-    revokedAt: r.revoked_at == null ? null : new Date(r.revoked_at as number),
-    revocationReason: (r.revocation_reason as number | null) ?? null,
-    der: r.der as Buffer,
-    createdAt: new Date(r.created_at as number),
-    replaces: (r.replaces as string | null) ?? null,
-  };
-}
-
 function isUniqueViolation(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
@@ -106,14 +58,18 @@ export class SqliteStore implements Store {
   readonly revocation: RevocationRepository;
   readonly acme: AcmeRepository;
   readonly enrollment: EnrollmentRepository;
+  readonly leases: LeaseRepository;
   private readonly writer: WriteBatcher;
+  /** In-process only: other processes on the same file do not see these (see StoreChange). */
+  private readonly listeners = new Set<StoreChangeListener>();
 
   private constructor(private readonly db: Db) {
     this.writer = new WriteBatcher(db);
     const w = this.writer;
     const read = db;
     this.approvals = sqliteApprovalRepository(db, w);
-    this.revocation = sqliteRevocationRepository(db, w);
+    this.revocation = sqliteRevocationRepository(db, w, (c) => this.emit(c));
+    this.leases = sqliteLeaseRepository(db, w);
     this.acme = sqliteAcmeRepository(db, w);
     this.enrollment = sqliteEnrollmentRepository(db, w);
     this.cas = {
@@ -159,6 +115,7 @@ export class SqliteStore implements Store {
         const where: string[] = [];
         const args: unknown[] = [];
         if (f.issuerId) (where.push('issuer_id = ?'), args.push(f.issuerId));
+        if (f.profile) (where.push('profile = ?'), args.push(f.profile));
         if (f.status) (where.push('status = ?'), args.push(f.status));
         if (f.expiringBefore) (where.push('not_after <= ?'), args.push(f.expiringBefore.getTime()));
         if (f.notExpiredAt) (where.push('not_after > ?'), args.push(f.notExpiredAt.getTime()));
@@ -167,16 +124,20 @@ export class SqliteStore implements Store {
         args.push(f.limit ?? 1_000_000);
         return (read.prepare(sql).all(...args) as Row[]).map(toCert);
       },
-      setStatus: (ch: RevocationChange, audit = []) =>
-        w.run((d) => {
+      setStatus: async (ch: RevocationChange, audit = []) => {
+        const issuerId = await w.run((d) => {
           const placeholders = ch.fromStatuses.map(() => '?').join(',');
-          const res = d
-            .prepare(`UPDATE certificates SET status = ?, revoked_at = ?, revocation_reason = ? WHERE serial = ? AND status IN (${placeholders})`)
-            .run(ch.status, ch.revokedAt?.getTime() ?? null, ch.reason, ch.serial, ...ch.fromStatuses);
-          if (res.changes === 0) return false;
+          const row = d
+            .prepare(`UPDATE certificates SET status = ?, revoked_at = ?, revocation_reason = ? WHERE serial = ? AND status IN (${placeholders}) RETURNING issuer_id`)
+            .get(ch.status, ch.revokedAt?.getTime() ?? null, ch.reason, ch.serial, ...ch.fromStatuses) as { issuer_id: string } | undefined;
+          if (!row) return undefined;
           appendAuditSync(d, audit);
-          return true;
-        }),
+          return row.issuer_id;
+        });
+        if (issuerId === undefined) return false;
+        this.emit({ kind: 'certificateStatus', serial: ch.serial, issuerId, status: ch.status });
+        return true;
+      },
       countByExpiry: async (now, buckets) => {
         const out: Record<string, number> = {};
         let prev = now.getTime();
@@ -226,6 +187,21 @@ export class SqliteStore implements Store {
       throw new FlintError('unavailable', `cannot open SQLite store ${file}: ${(e as Error).message}`, { cause: e });
     }
     return new SqliteStore(db);
+  }
+
+  subscribe(listener: StoreChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(change: StoreChange): void {
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch {
+        /* a listener's failure must not fail the write that already committed */
+      }
+    }
   }
 
   /** Escape hatch for tests that tamper with the audit table on purpose. */
