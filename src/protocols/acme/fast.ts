@@ -9,9 +9,16 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { FastContext, FastHandler } from '../../http/server.js';
 import type { AcmeCall, AcmeEndpoints } from './endpoints.js';
 import { POST_RESOURCES, type PostResource } from './routes.js';
+
+/** What the listener passes (http/server.ts FastContext, declared here: protocols do not import http/). */
+export interface FastContext {
+  draining(): boolean;
+  count(status: number): void;
+}
+/** True when the handler took the request (and answers it); false to fall through to express. */
+export type FastHandler = (req: IncomingMessage, res: ServerResponse, ctx: FastContext) => boolean;
 
 /** Path segments the fast path takes (ids are base64url, serials hex, chain numbers digits, ARI certIDs two base64url parts). */
 const SEGMENT = /^[A-Za-z0-9_.-]+$/;
