@@ -187,7 +187,7 @@ try {
 
   // --- lego against Flint and against pebble, 10 sequential issuances each (one account, fresh names).
   if (process.env.BENCH_ACME_NO_LEGO || !has('lego') || !has('pebble')) {
-    console.log('lego vs pebble: skipped (lego or pebble not installed)');
+    console.log(`lego vs pebble: skipped (${process.env.BENCH_ACME_NO_LEGO ? 'BENCH_ACME_NO_LEGO is set' : 'lego or pebble not installed'})`);
   } else {
     const legoRuns = async (server, caFile, tag) => {
       const path = join(tmp, `lego-${tag}`);
