@@ -14,6 +14,15 @@ import { BASE, HOST, harness, newKey, type Harness, type Key } from './harness.j
 
 const ERR = 'urn:ietf:params:acme:error:';
 
+/** A real listener as `serve` has it: the fast path, then express. */
+async function listen(h: Harness, count: (status: number) => void = () => undefined) {
+  const fast = acmeFastHandler(h.endpoints);
+  const server = createServer((req, res) => void (fast(req, res, { draining: () => false, count }) || h.app(req, res)));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
 describe('ACME fast path', () => {
   let h: Harness;
   let key: Key;
@@ -27,17 +36,14 @@ describe('ACME fast path', () => {
   afterAll(async () => h.close());
 
   it('keeps HEAD new-nonce on one keep-alive connection (node clients need its Content-Length)', async () => {
-    const fast = acmeFastHandler(h.endpoints);
-    const server = createServer((req, res) => void (fast(req, res, { draining: () => false, count: () => undefined }) || h.app(req, res)));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+    const { server, port } = await listen(h);
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       const sockets = new Set<unknown>();
       const nonces = new Set<string>();
       for (let i = 0; i < 3; i++) {
         const res = await new Promise<IncomingMessage>((resolve, reject) =>
-          httpRequest({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path: '/acme/acme/new-nonce', method: 'HEAD', agent, headers: { Host: HOST } }, resolve).on('error', reject).end(),
+          httpRequest({ host: '127.0.0.1', port, path: '/acme/acme/new-nonce', method: 'HEAD', agent, headers: { Host: HOST } }, resolve).on('error', reject).end(),
         );
         res.resume();
         await once(res, 'end');
@@ -74,14 +80,11 @@ describe('ACME fast path', () => {
   it('leaves chunked and oversized bodies, query strings and other methods to express, which answers as before', async () => {
     // A chunked body (no Content-Length): express reads it; the order is created.
     const jws = JSON.stringify(await h.jws(key, '/new-order', { identifiers: [{ type: 'dns', value: 'chunked.example' }] }, { kid }));
-    const fast = acmeFastHandler(h.endpoints);
     const taken: number[] = [];
-    const server = createServer((req, res) => void (fast(req, res, { draining: () => false, count: (s) => taken.push(s) }) || h.app(req, res)));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+    const { server, port } = await listen(h, (s) => taken.push(s));
     try {
       const res = await new Promise<IncomingMessage>((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path: '/acme/acme/new-order', method: 'POST', headers: { Host: HOST, 'Content-Type': 'application/jose+json' } }, resolve);
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/acme/acme/new-order', method: 'POST', headers: { Host: HOST, 'Content-Type': 'application/jose+json' } }, resolve);
         req.on('error', reject);
         req.write(jws.slice(0, 10));
         req.end(jws.slice(10));
