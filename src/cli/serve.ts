@@ -58,12 +58,13 @@ export async function runServe(o: ServeOptions): Promise<void> {
     if (!c && metrics) statusCounters.set(`${app}${status}`, (c = metrics.httpRequests.labels(app, String(status))));
     c?.inc();
   };
+  // Not ready: fast handlers (both listeners) step aside and express answers 503 (apps.ts notReadyGate).
+  const gated = (handlers: FastHandler[]) => handlers.map((h): FastHandler => (req, res, ctx) => readiness.ready() && h(req, res, ctx));
   const fast = {
-    // Not ready: fast handlers step aside and express answers 503 (apps.ts notReadyGate).
-    handlers: frontends.flatMap((f) => f.fast ?? []).map((h): FastHandler => (req, res, ctx) => readiness.ready() && h(req, res, ctx)),
+    handlers: gated(frontends.flatMap((f) => f.fast ?? [])),
     draining: () => draining,
     count: counter('http'),
-    https: { handlers: frontends.flatMap((f) => f.fastHttps ?? []), count: counter('https') },
+    https: { handlers: gated(frontends.flatMap((f) => f.fastHttps ?? [])), count: counter('https') },
   };
   const listeners = await startListeners(apps, { certPem: readFileSync(config.path(config.tls.certFile), 'utf8'), keyPem, passphrase, clientCaPem }, config.server, fast);
   logger.info({ httpPort: listeners.httpPort, httpsPort: listeners.httpsPort, host: config.server.host }, 'Flint CA serving');
