@@ -20,8 +20,8 @@ export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs: number, ev
   }
 }
 
-/** Serial numbers compared the way `flintca list` prints them: lower-case hex, no leading zeros. */
-export const normSerial = (hex: string) => hex.toLowerCase().replace(/^0+(?=.)/, '');
+/** Serial numbers compared the way `flintca list` prints them: lower-case hex, whole octets. */
+export const normSerial = (hex: string) => (hex.length % 2 ? `0${hex}` : hex).toLowerCase();
 
 export interface Http01Responder {
   port: number;

@@ -49,8 +49,10 @@ describe('three nodes on one PostgreSQL', () => {
   beforeAll(async () => {
     enabled = requireTool(hasCommand('openssl'), 'openssl');
     if (!enabled) return;
-    cluster = await startPostgres();
-    env = { FLINTCA_DB_URL: await cluster.database() };
+    if (!process.env.HA_DEV_SQLITE) {
+      cluster = await startPostgres();
+      env = { FLINTCA_DB_URL: await cluster.database() };
+    }
     const r = flintca(['init', '--data', data, '--hsm', 'softhsm', '--dns', 'localhost,127.0.0.1', '--est-password', PW], env);
     expect(r.code, r.stderr).toBe(0);
     const cfgPath = join(data, 'flintca.json');
@@ -71,9 +73,9 @@ describe('three nodes on one PostgreSQL', () => {
   }, 120_000);
 
   afterAll(async () => {
+    responders.forEach((r) => r.close());
     for (const p of proxies) await p.close();
     await Promise.all(nodes.map((n) => n?.stop()));
-    responders.forEach((r) => r.close());
     await cluster?.destroy();
     tmp.cleanup();
   });
@@ -140,10 +142,13 @@ describe('three nodes on one PostgreSQL', () => {
     const failures: EnrollResult[] = [];
     let stop = false;
     let killedAt = -1;
+    const sentAfterKill: EnrollResult[] = [];
     const loop = async (start: number, k: number) => {
       let i = start;
       while (!stop) {
+        const late = killedAt >= 0;
         const r = await enroll(i, k++);
+        if (late) sentAfterKill.push(r);
         if (r.status === 200 && r.serial) acked.push(r);
         else {
           failures.push(r);
@@ -161,12 +166,14 @@ describe('three nodes on one PostgreSQL', () => {
     await Promise.all([0, 1, 2, 0, 1, 2].map((i, w) => loop(i, w)));
     clearTimeout(deadline);
     expect(killedAt).toBeGreaterThan(0);
-    const afterKill = acked.slice(killedAt);
-    expect(afterKill.length).toBeGreaterThanOrEqual(18);
-    // The others kept serving: after the kill only the victim failed, and only at the transport level.
+    expect(acked.length - killedAt).toBeGreaterThanOrEqual(18);
+    // The others kept serving: only the victim failed, and only at the transport level (reset,
+    // refused); everything sent after the kill to a live node was issued.
     expect(failures.filter((x) => x.node !== victim)).toEqual([]);
     expect(failures.every((x) => x.status === 0 && x.error)).toBe(true);
-    expect(new Set(afterKill.map((a) => a.node))).toEqual(new Set([0, 1]));
+    const lateOk = sentAfterKill.filter((r) => r.status === 200);
+    expect(new Set(lateOk.map((a) => a.node))).toEqual(new Set([0, 1]));
+    expect(lateOk.length).toBeGreaterThanOrEqual(12);
 
     // No duplicate serials; everything acknowledged (the victim's too) is stored exactly once.
     const serials = acked.map((a) => a.serial!);
@@ -218,28 +225,28 @@ describe('three nodes on one PostgreSQL', () => {
     const serial = normSerial(run('openssl', ['x509', '-in', leafPem, '-noout', '-serial']).stdout.trim().split('=')[1]!);
     const ocspAt = (i: number) => run('openssl', ['ocsp', '-issuer', issuingFile, '-cert', leafPem, '-url', `http://127.0.0.1:${node(i).httpPort}/ocsp`, '-CAfile', rootFile, '-no_nonce']);
     expect(ocspAt(1).stdout).toMatch(/revoked\.pem: good/);
-    const crlAt = async (i: number) => {
-      const der = Buffer.from(await (await fetch(`http://127.0.0.1:${node(i).httpPort}/crl/issuing.crl`)).arrayBuffer());
-      writeFileSync(f(`crl${i}.der`), der);
+    const crlAt = (i: number) => {
+      const got = run('curl', ['-sS', '--fail', '-o', f(`crl${i}.der`), `http://127.0.0.1:${node(i).httpPort}/crl/issuing.crl`]);
+      expect(got.code, `${got.stderr}\n${node(i).logs().slice(-2000)}`).toBe(0);
       const verify = run('openssl', ['crl', '-inform', 'DER', '-in', f(`crl${i}.der`), '-CAfile', chainFile, '-verify', '-noout']);
       return { text: run('openssl', ['crl', '-inform', 'DER', '-in', f(`crl${i}.der`), '-noout', '-text']).stdout.toLowerCase(), verify: verify.stdout + verify.stderr };
     };
-    expect((await crlAt(2)).text).not.toContain(`serial number: ${serial}`);
+    expect(crlAt(2).text).not.toContain(`serial number: ${serial}`);
 
-    // Revoked by a CLI process on node 1's configuration (same store); an EST certificate too.
-    const t0 = Date.now();
-    expect(cli(['revoke', '--serial', serial, '--reason', 'keyCompromise']).code).toBe(0);
+    // Revoked by CLI processes on node 1's configuration (same store): the certificate above and an
+    // EST certificate from the load. Both must show on the other nodes within 5 s of the revocation.
     expect(cli(['revoke', '--serial', target.serial!, '--reason', 'superseded']).code).toBe(0);
+    const rv = cli(['revoke', '--serial', serial, '--reason', 'keyCompromise']);
+    expect(rv.code, rv.stderr).toBe(0);
+    const deadline = Date.now() + 5000;
     const ocspRevoked = await waitFor(() => /revoked\.pem: revoked/.test(ocspAt(1).stdout), 5000, 100);
-    const crl = await waitFor(async () => {
-      const c = await crlAt(2);
+    const crl = await waitFor(() => {
+      const c = crlAt(2);
       return c.text.includes(`serial number: ${serial}`) && c.text.includes(`serial number: ${target.serial}`) ? c : undefined;
-    }, 5000, 250);
-    const took = Date.now() - t0;
-    expect(ocspRevoked).toBe(true);
+    }, Math.max(0, deadline - Date.now()), 200);
+    expect(ocspRevoked, 'node 2 OCSP: revoked').toBe(true);
     expect(crl, 'node 3 CRL lists both revocations').toBeTruthy();
     expect(crl!.verify).toMatch(/verify OK/);
-    expect(took).toBeLessThan(5000 + 1000); // 5 s plus the last openssl round
     expect(ocspAt(1).stdout).toMatch(/Reason: keyCompromise/);
   }, 60_000);
 
