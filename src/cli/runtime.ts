@@ -13,7 +13,7 @@ import { openKeyStore } from '../keys/index.js';
 import type { KeyStore } from '../keys/types.js';
 import { loadProfiles, type Profile } from '../profiles/index.js';
 import { revocationConfig } from '../revocation/config.js';
-import { SqliteStore } from '../store/index.js';
+import { PgStore, SqliteStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 
 export interface Runtime {
@@ -34,9 +34,7 @@ export function makeLogger(destination: 'stdout' | 'stderr', defaultLevel: strin
 
 export async function openStore(config: Config): Promise<Store> {
   const url = config.databaseUrl;
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    throw new FlintError('invalidConfig', 'the PostgreSQL store is not available in this build yet (databaseUrl / FLINTCA_DB_URL)');
-  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return PgStore.open(url);
   if (!url.startsWith('sqlite:')) throw new FlintError('invalidConfig', `databaseUrl: "${url}" is neither sqlite:FILE nor postgres://...`);
   return SqliteStore.open(config.path(url.slice('sqlite:'.length)));
 }

@@ -1,6 +1,7 @@
 /** SQLite implementation of the revocation repositories. CRL numbers are stored as decimal text (up to 20 octets, RFC 5280 §5.2.3). */
 import type Database from 'better-sqlite3';
 import type { RevocationRepository, StoredCrl } from '../revocation-types.js';
+import { toStoredCrl } from '../rows.js';
 import type { StoreChange } from '../ha-types.js';
 import type { WriteBatcher } from './batch.js';
 
@@ -41,17 +42,7 @@ export function sqliteRevocationRepository(db: Database.Database, writer: WriteB
     },
     latestCrl: async (caId, kind) => {
       const r = db.prepare('SELECT * FROM crls WHERE ca_id = ? AND kind = ?').get(caId, kind) as Row | undefined;
-      if (!r) return undefined;
-      return {
-        caId,
-        kind,
-        number: BigInt(r.number as string),
-        baseNumber: r.base_number == null ? null : BigInt(r.base_number as string),
-        thisUpdate: new Date(r.this_update as number),
-        nextUpdate: new Date(r.next_update as number),
-        der: r.der as Buffer,
-        sourceHash: (r.source_hash as string | null) ?? null,
-      };
+      return r ? toStoredCrl(caId, kind, r) : undefined;
     },
   };
 }
