@@ -114,7 +114,10 @@ describe('three nodes on one PostgreSQL', () => {
     expect(orderNode).toBeGreaterThanOrEqual(0);
     expect(finalizeNode).toBeGreaterThanOrEqual(0);
     expect(finalizeNode).not.toBe(orderNode);
-    const all = nodes.flatMap((n) => loggedRequests(n!.logs()).filter((q) => q.url.startsWith('/acme/')));
+    // Every connection carried one request (log lines are written asynchronously: wait for them).
+    const acmeLogged = () => nodes.flatMap((n) => loggedRequests(n!.logs()).filter((q) => q.url.startsWith('/acme/')));
+    await waitFor(() => acmeLogged().length >= proxy.history.length, 3000, 100);
+    const all = acmeLogged();
     expect(all.length).toBe(proxy.history.length);
     expect(all.filter((q) => q.status >= 400)).toEqual([]);
   }, 60_000);
