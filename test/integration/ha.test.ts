@@ -13,11 +13,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flintca, hasCommand, run, serve, type Served } from '../helpers/flintca.js';
 import { estEnroll, http01Responder, loggedRequests, normSerial, waitFor, type EnrollResult, type Http01Responder } from '../helpers/ha-nodes.js';
 import { startPostgres, type PgCluster } from '../helpers/postgres.js';
+import { PgStore } from '../../src/store/postgres/store.js';
 import { roundRobin, type RoundRobinProxy } from '../helpers/round-robin.js';
 import { requireTool, tempDir } from '../helpers/tmp.js';
 
 const PW = 'est-ha-s3cret';
 const N = 3;
+/** revocation.leaseSeconds: how long a dead node's CRL lease blocks the others. */
+const CRL_LEASE_SECONDS = 3;
+const CRL_LEASE = 'crl:issuing';
 
 describe('three nodes on one PostgreSQL', () => {
   const tmp = tempDir('flintca-ha-');
@@ -30,6 +34,8 @@ describe('three nodes on one PostgreSQL', () => {
   const nodes: (Served | undefined)[] = [];
   const proxies: RoundRobinProxy[] = [];
   let cluster: PgCluster | undefined;
+  /** The test's own view of the store (leases). */
+  let observer: PgStore | undefined;
   let env: NodeJS.ProcessEnv = {};
   let rootPem = '';
   let enabled = true;
@@ -44,21 +50,23 @@ describe('three nodes on one PostgreSQL', () => {
   const readyz = async (i: number) => (await fetch(`http://127.0.0.1:${node(i).httpPort}/readyz`)).status;
   const acmeClient = async (port: number) =>
     new acme.Client({ directoryUrl: `https://localhost:${port}/acme/acme/directory`, accountKey: await acme.crypto.createPrivateEcdsaKey(), backoffMin: 200, backoffMax: 1000, backoffAttempts: 40 });
+  /** Lease holders are `hostname:pid:random` (core/leases.ts): the node whose process holds it, or -1. */
+  const holderNode = (holder: string | undefined) => nodes.findIndex((n) => n !== undefined && holder?.split(':').at(-2) === String(n.proc.pid));
+  const crlHolder = async () => (await observer!.leases.get(CRL_LEASE))?.holder;
   const enroll = (i: number, k = 0) => estEnroll({ node: i, port: node(i).httpsPort, csrB64: csrs[k % csrs.length]!, ca: rootPem, password: PW });
 
   beforeAll(async () => {
     enabled = requireTool(hasCommand('openssl'), 'openssl');
     if (!enabled) return;
-    if (!process.env.HA_DEV_SQLITE) {
-      cluster = await startPostgres();
-      env = { FLINTCA_DB_URL: await cluster.database() };
-    }
+    cluster = await startPostgres();
+    env = { FLINTCA_DB_URL: await cluster.database() };
     const r = flintca(['init', '--data', data, '--hsm', 'softhsm', '--dns', 'localhost,127.0.0.1', '--est-password', PW], env);
     expect(r.code, r.stderr).toBe(0);
     const cfgPath = join(data, 'flintca.json');
     const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
     // Short leases so a dead node's work is taken over within the test's time.
     cfg.acme = { processing: { leaseSeconds: 2, sweepSeconds: 1 } };
+    cfg.revocation = { leaseSeconds: CRL_LEASE_SECONDS };
     writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
     rootPem = readFileSync(rootFile, 'utf8');
     for (let k = 0; k < 3; k++) {
@@ -68,6 +76,7 @@ describe('three nodes on one PostgreSQL', () => {
     }
     for (let i = 0; i < N; i++) responders.push(await http01Responder(tokens));
     nodes.push(...(await Promise.all([0, 1, 2].map(startNode))));
+    observer = await PgStore.open(env.FLINTCA_DB_URL!, { maxConnections: 2 });
     // acme-client through the proxies: one TCP connection per request, trusting the CA's root.
     acme.axios.defaults.httpsAgent = new https.Agent({ ca: rootPem, keepAlive: false });
   }, 120_000);
@@ -76,6 +85,7 @@ describe('three nodes on one PostgreSQL', () => {
     responders.forEach((r) => r.close());
     for (const p of proxies) await p.close();
     await Promise.all(nodes.map((n) => n?.stop()));
+    await observer?.close();
     await cluster?.destroy();
     tmp.cleanup();
   });
@@ -124,9 +134,12 @@ describe('three nodes on one PostgreSQL', () => {
 
   it('issues from all nodes at once; a node killed -9 mid-load loses nothing it acknowledged, and its stuck ACME validation is taken over', async () => {
     if (!enabled) return;
-    const victim = 2;
+    // The victim is the node holding the CRL lease, so the lease has to move.
+    const victim = holderNode(await waitFor(crlHolder, 10_000));
+    expect(victim).toBeGreaterThanOrEqual(0);
+    const others = [0, 1, 2].filter((i) => i !== victim);
     // An ACME order pinned to the victim (haproxy `balance first`) whose validation hangs there.
-    const pinned = await roundRobin([victim, 0, 1].map((i) => node(i).httpsPort), { balance: 'first' });
+    const pinned = await roundRobin([victim, ...others].map((i) => node(i).httpsPort), { balance: 'first' });
     proxies.push(pinned);
     const client = await acmeClient(pinned.port);
     await client.createAccount({ termsOfServiceAgreed: true });
@@ -175,7 +188,7 @@ describe('three nodes on one PostgreSQL', () => {
     expect(failures.filter((x) => x.node !== victim)).toEqual([]);
     expect(failures.every((x) => x.status === 0 && x.error)).toBe(true);
     const lateOk = sentAfterKill.filter((r) => r.status === 200);
-    expect(new Set(lateOk.map((a) => a.node))).toEqual(new Set([0, 1]));
+    expect(new Set(lateOk.map((a) => a.node))).toEqual(new Set(others));
     expect(lateOk.length).toBeGreaterThanOrEqual(12);
 
     // No duplicate serials; everything acknowledged (the victim's too) is stored exactly once.
@@ -209,6 +222,13 @@ describe('three nodes on one PostgreSQL', () => {
     const av = cli(['audit', 'verify']);
     expect(av.code, av.stdout + av.stderr).toBe(0);
     expect(av.stdout).toMatch(/audit log OK/);
+
+    // The CRL lease moved to a live node (the dead holder's row lapses after leaseSeconds).
+    const moved = await waitFor(async () => {
+      const i = holderNode(await crlHolder());
+      return others.includes(i) ? { node: i } : undefined;
+    }, (CRL_LEASE_SECONDS + 5) * 1000, 250);
+    expect(moved, `crl lease holder: ${await crlHolder()}`).toBeDefined();
 
     // A replacement node joins with the same settings (the victim's slot).
     nodes[victim] = await startNode(victim);
