@@ -32,10 +32,15 @@ export function makeLogger(destination: 'stdout' | 'stderr', defaultLevel: strin
   return pino({ level: env().logLevel ?? defaultLevel, base: { service: 'flintca' } }, pino.destination(destination === 'stdout' ? 1 : 2));
 }
 
-export async function openStore(config: Config): Promise<Store> {
+/** `sqlite:FILE` or `postgres://…` (FLINTCA_DB_URL overrides the config file). `logger` hears about lost PostgreSQL connections. */
+export async function openStore(config: Config, logger?: Logger): Promise<Store> {
   const url = config.databaseUrl;
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return PgStore.open(url);
-  if (!url.startsWith('sqlite:')) throw new FlintError('invalidConfig', `databaseUrl: "${url}" is neither sqlite:FILE nor postgres://...`);
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    // pg errors carry a code and a message naming at most the user and database, never the password.
+    return PgStore.open(url, { onError: (message, e) => logger?.warn({ code: (e as { code?: string } | undefined)?.code, error: (e as Error | undefined)?.message }, message) });
+  }
+  // Only the scheme: a mistyped URL may hold a password.
+  if (!url.startsWith('sqlite:')) throw new FlintError('invalidConfig', `databaseUrl: scheme "${url.split(':')[0]}" is neither sqlite:FILE nor postgres://...`);
   return SqliteStore.open(config.path(url.slice('sqlite:'.length)));
 }
 
@@ -56,7 +61,7 @@ export async function openRuntime(dataDir: string, opts: { logger: Logger; obser
   const config = loadConfig(dataDir, opts.serverOverrides);
   const logger = opts.logger;
   const profiles = loadProfiles(config.path(config.profilesDir));
-  const store = await openStore(config);
+  const store = await openStore(config, logger);
   let keys: KeyStore | undefined;
   try {
     keys = await openKeys(config);

@@ -60,6 +60,8 @@ describe('flintca serve on PostgreSQL', () => {
 
   it('init wrote the CAs into PostgreSQL and no SQLite file', async () => {
     expect(existsSync(join(data, 'flintca.db'))).toBe(false);
+    // flintca.json records the database (without a password), so a serve without the variable finds it.
+    expect(JSON.parse(readFileSync(join(data, 'flintca.json'), 'utf8')).databaseUrl).toBe(env.FLINTCA_DB_URL!.replace(/:[^:@/]*@/, '@'));
     const s = await PgStore.open(env.FLINTCA_DB_URL!);
     try {
       expect((await s.cas.list()).map((c) => c.id)).toEqual(expect.arrayContaining(['root', 'issuing']));

@@ -16,6 +16,8 @@ import { CHANGE_CHANNEL } from './db.js';
 
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 2_000;
+/** A LISTEN connection only reads: a round trip this often finds one that died silently (no RST). */
+const HEARTBEAT_MS = 15_000;
 
 /** Validates a NOTIFY payload; anything else on the channel is ignored. */
 export function parseChange(payload: string | undefined, ownOrigin: string): StoreChange | undefined {
@@ -47,6 +49,7 @@ export class ChangeFeed {
   constructor(
     private readonly config: pg.ClientConfig,
     private readonly origin: string,
+    private readonly onError: (message: string, error: unknown) => void = () => undefined,
   ) {}
 
   subscribe(listener: StoreChangeListener): () => void {
@@ -84,15 +87,20 @@ export class ChangeFeed {
     if (this.closed) return;
     const c = new pg.Client(this.config);
     let lost = false;
-    const onLost = () => {
+    let heartbeat: NodeJS.Timeout | undefined;
+    const onLost = (e?: unknown) => {
       if (lost) return;
       lost = true;
-      if (this.client === c) this.client = undefined;
+      clearInterval(heartbeat);
+      if (this.client === c) {
+        this.client = undefined;
+        if (!this.closed) this.onError('PostgreSQL change feed connection lost; reconnecting (changes meanwhile are not replayed)', e);
+      }
       void c.end().catch(() => undefined);
       this.scheduleReconnect();
     };
     c.on('error', onLost); // never unhandled: a dead server must not crash the process
-    c.on('end', onLost);
+    c.on('end', () => onLost());
     c.on('notification', (msg) => {
       if (msg.channel !== CHANGE_CHANNEL) return;
       const change = parseChange(msg.payload, this.origin);
@@ -101,8 +109,8 @@ export class ChangeFeed {
     try {
       await c.connect();
       await c.query(`LISTEN ${CHANGE_CHANNEL}`);
-    } catch {
-      onLost();
+    } catch (e) {
+      onLost(e);
       return;
     }
     if (lost) return;
@@ -112,6 +120,8 @@ export class ChangeFeed {
     }
     this.client = c;
     this.backoff = MIN_BACKOFF_MS;
+    heartbeat = setInterval(() => void c.query('SELECT 1').catch((e: unknown) => onLost(e)), HEARTBEAT_MS);
+    heartbeat.unref();
     for (const w of this.readyWaiters.splice(0)) w();
   }
 
@@ -133,6 +143,7 @@ export class ChangeFeed {
     const c = this.client;
     this.client = undefined;
     this.listeners.clear();
-    if (c) await c.end().catch(() => undefined);
+    for (const w of this.readyWaiters.splice(0)) w(); // nothing left to wait for
+    if (c) await c.end().catch(() => undefined); // 'end' → onLost clears the heartbeat; closed: no reconnect
   }
 }

@@ -4,16 +4,19 @@
  * others wait, then find it recorded in schema_migrations and skip it. Each migration runs in its
  * own transaction with its schema_migrations row, so a failure leaves the previous version intact.
  */
-import type pg from 'pg';
+import pg from 'pg';
 import type { Migration } from '../migrations/postgres.js';
 
 /** pg_advisory_lock key: "flint" in ASCII; any fixed value other users of the database do not take. */
 export const MIGRATION_LOCK_KEY = 0x666c696e74;
 
-export async function applyMigrations(pool: pg.Pool, migrations: Migration[]): Promise<number[]> {
-  const c = await pool.connect();
+/** Runs on its own connection, without the pool's statement and read timeouts: a migration (or waiting for another node's) may take long. */
+export async function applyMigrations(config: pg.ClientConfig, migrations: Migration[]): Promise<number[]> {
+  const { statement_timeout: _s, query_timeout: _q, ...rest } = config;
+  const c = new pg.Client(rest);
+  c.on('error', () => undefined); // a dropped connection fails the pending query; no unhandled 'error'
+  await c.connect();
   const applied: number[] = [];
-  let broken = false;
   try {
     await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
@@ -27,20 +30,17 @@ export async function applyMigrations(pool: pg.Pool, migrations: Migration[]): P
           await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
           await c.query('COMMIT');
         } catch (e) {
-          await c.query('ROLLBACK').catch(() => (broken = true));
+          await c.query('ROLLBACK').catch(() => undefined);
           throw new Error(`migration ${m.version} (${m.name}) failed: ${(e as Error).message}`, { cause: e });
         }
         applied.push(m.version);
       }
     } finally {
-      await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => (broken = true));
+      await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     }
-  } catch (e) {
-    broken = true;
-    throw e;
   } finally {
-    // A failed session is dropped (its advisory lock goes with it) rather than reused.
-    c.release(broken);
+    // Ending the session also drops the advisory lock if unlocking failed.
+    await c.end().catch(() => undefined);
   }
   return applied;
 }

@@ -58,10 +58,11 @@ export class PgStore implements Store {
   private constructor(
     private readonly pool: pg.Pool,
     clientConfig: pg.ClientConfig,
+    onError?: PgStoreOptions['onError'],
   ) {
     // Identifies this store's own NOTIFYs, which its subscribers already got after COMMIT.
     const origin = randomUUID();
-    this.feed = new ChangeFeed(clientConfig, origin);
+    this.feed = new ChangeFeed(clientConfig, origin, onError);
     const emit = this.feed.emit.bind(this.feed);
     this.cas = pgCaRepository(pool);
     this.certificates = pgCertificateRepository(pool, emit, origin);
@@ -80,9 +81,13 @@ export class PgStore implements Store {
       connectionString: url,
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
       statement_timeout: statementTimeout,
+      // Client side too: a server that stopped answering (network partition) fails the call
+      // instead of hanging it; the pool then drops that connection.
+      query_timeout: statementTimeout + 5_000,
       // A transaction left open by a stalled node must not hold the audit head lock for long.
       idle_in_transaction_session_timeout: Math.max(statementTimeout * 3, 30_000),
       keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       application_name: 'flintca',
     };
     const pool = new pg.Pool({ ...clientConfig, max: opts.maxConnections ?? 10, idleTimeoutMillis: 30_000 });
@@ -90,14 +95,14 @@ export class PgStore implements Store {
     // that would crash the process. The pool drops the connection; the next call reconnects.
     pool.on('error', (e) => opts.onError?.('PostgreSQL idle connection lost', e));
     try {
-      await applyMigrations(pool, postgresMigrations);
+      await applyMigrations(clientConfig, postgresMigrations);
     } catch (e) {
       await pool.end().catch(() => undefined);
       const kind = isConnectionError(e) ? 'unavailable' : 'internal';
       // pg error messages name the user and database at most, never the password.
       throw new FlintError(kind, `cannot open PostgreSQL store: ${(e as Error).message}`, { code: 'store.unavailable', cause: e, retryAfter: kind === 'unavailable' ? 5 : undefined });
     }
-    return new PgStore(pool, clientConfig);
+    return new PgStore(pool, clientConfig, opts.onError);
   }
 
   subscribe(listener: StoreChangeListener): () => void {

@@ -188,6 +188,10 @@ export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
         if (patch.status) prep(d, 'UPDATE acme_accounts SET status = ? WHERE id = ?').run(patch.status, id);
         if (patch.jwk && patch.thumbprint) prep(d, 'UPDATE acme_accounts SET jwk = ?, thumbprint = ? WHERE id = ?').run(JSON.stringify(patch.jwk), patch.thumbprint, id);
         appendAuditSync(d, audit);
+      }).catch((e: unknown) => {
+        // Key rollover racing another account onto the same key (the unique thumbprint): a conflict, not a 500.
+        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new FlintError('conflict', 'the key is already in use by another account', { code: 'acme.keyInUse', cause: e });
+        throw e;
       }),
 
     createOrder: (o, authzs, audit = [], opts = {}) =>
