@@ -75,8 +75,17 @@ describe('three nodes on one PostgreSQL', () => {
       csrs.push(readFileSync(f(`est${k}.der`)).toString('base64'));
     }
     for (let i = 0; i < N; i++) responders.push(await http01Responder(tokens));
-    nodes.push(...(await Promise.all([0, 1, 2].map(startNode))));
     observer = await PgStore.open(env.FLINTCA_DB_URL!, { maxConnections: 2 });
+    // Node 1 first, until it has made the OCSP responder keys and certificates; then the others.
+    // (A SoftHSM process that initialises while another one writes to the shared token directory
+    // can miss the token — seen ~1 start in 100 with a key being generated at the same moment.)
+    nodes.push(await startNode(0));
+    const responderCerts = await waitFor(async () => {
+      const certs = await observer!.certificates.list({ profile: 'ocsp-responder', status: 'valid' });
+      return ['root', 'issuing'].every((ca) => certs.some((c) => c.issuerId === ca)) ? certs : undefined;
+    }, 20_000, 200);
+    expect(responderCerts, 'OCSP responder certificates in the store').toBeTruthy();
+    nodes.push(...(await Promise.all([1, 2].map(startNode))));
     // acme-client through the proxies: one TCP connection per request, trusting the CA's root.
     acme.axios.defaults.httpsAgent = new https.Agent({ ca: rootPem, keepAlive: false });
   }, 120_000);
