@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { AuditLog } from '../audit/index.js';
 import { env, loadConfig, useSoftHsmConf, type Config } from '../config/index.js';
 import { Authority, IssuerRegistry, publicUrls, type IssuanceObserver } from '../core/index.js';
+import { LeaseKeeper, makeNodeId } from '../core/leases.js';
 import { FlintError } from '../errors/index.js';
 import { openKeyStore } from '../keys/index.js';
 import type { KeyStore } from '../keys/types.js';
@@ -25,6 +26,8 @@ export interface Runtime {
   issuers: IssuerRegistry;
   profiles: Map<string, Profile>;
   authority: Authority;
+  /** This node's leases on work that must happen once across nodes (released on close). */
+  leases: LeaseKeeper;
   close(): Promise<void>;
 }
 
@@ -82,6 +85,7 @@ export async function openRuntime(dataDir: string, opts: { logger: Logger; obser
       crlPartitions: revocationConfig((config as unknown as Record<string, unknown>).revocation).crlPartitions.bySerialBuckets,
     });
     const k = keys;
+    const leases = new LeaseKeeper(store.leases, makeNodeId(), logger.child({ room: 'leases' }));
     return {
       config,
       logger,
@@ -91,7 +95,9 @@ export async function openRuntime(dataDir: string, opts: { logger: Logger; obser
       issuers,
       profiles,
       authority,
+      leases,
       close: async () => {
+        await leases.close();
         await audit.close().catch((e) => logger.warn({ err: e }, 'final audit checkpoint failed'));
         await store.close();
         await k.close();

@@ -1,7 +1,8 @@
 /**
  * CrlService and OcspResponder against a real SQLite store and a CA made by openssl (signer on
  * node:crypto), checked with openssl: numbering, persistence across restarts, debounce,
- * revocations seen through the store, nonce handling and cache invalidation.
+ * revocations seen through the store, nonce handling and cache invalidation, and two nodes
+ * sharing one database where only the holder of the CRL lease generates.
  */
 import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Issuer, IssuerRegistry } from '../../../src/core/issuers.js';
 import { signatureAlgorithmIdentifier } from '../../../src/pki/algorithms.js';
 import { parseCertificate } from '../../../src/pki/certificate.js';
+import { LeaseKeeper } from '../../../src/core/leases.js';
+import { crlLeadership, followStoreChanges } from '../../../src/revocation/crl/leader.js';
 import { CrlService } from '../../../src/revocation/crl/service.js';
 import { OcspResponder } from '../../../src/revocation/ocsp/responder.js';
 import { SqliteStore } from '../../../src/store/index.js';
@@ -176,5 +179,84 @@ describe('CrlService partitions (RFC 5280 §5.2.5)', () => {
     await svc.close();
     await again.close();
     await pstore.close();
+  });
+});
+
+describe('CrlService on two nodes sharing one database (lease crl:<ca>)', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  async function until(cond: () => Promise<boolean> | boolean, ms = 5000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!(await cond())) {
+      if (Date.now() > end) throw new Error('condition not met in time');
+      await sleep(25);
+    }
+  }
+  const leafRecord = (): CertificateRecord => {
+    const leaf = parseCertificate(readFileSync(f('leaf.pem'), 'utf8'));
+    return { serial: SERIAL, issuerId: 'issuing', subject: 'CN=leaf', sans: [], notBefore: leaf.notBefore, notAfter: leaf.notAfter, profile: 't', requester: 't', protocol: 'cli', status: 'valid', revokedAt: null, revocationReason: null, der: leaf.der, createdAt: new Date(), replaces: null };
+  };
+  /** One node: its own connection, lease keeper, audit records and CRL service. */
+  async function node(file: string, id: string, o: { missingWaitMs?: number } = {}) {
+    const st = SqliteStore.open(file);
+    const keeper = new LeaseKeeper(st.leases, id);
+    const generated: AuditInput[] = [];
+    const leader = await crlLeadership(keeper, ['issuing'], 600);
+    const svc = new CrlService({ issuers: registry, store: st, audit: { record: async (...e: AuditInput[]) => (generated.push(...e), []) }, clock: () => new Date(), leader }, { debounceMs: 20, pollMs: 100, ...o });
+    const unfollow = followStoreChanges(st, svc, (ca) => ca === 'issuing');
+    const close = async () => (unfollow(), await svc.close(), await keeper.close(), await st.close());
+    return { st, keeper, svc, generated, close };
+  }
+
+  it('only the leader generates; the follower serves its CRLs and takes over when it goes away', async () => {
+    if (!enabled) return;
+    const file = f('ha.db');
+    const seed = SqliteStore.open(file);
+    await seed.certificates.insert(leafRecord());
+    await seed.close();
+    const a = await node(file, 'node-a');
+    const b = await node(file, 'node-b');
+    expect(a.keeper.holds('crl:issuing')).toBe(true);
+    expect(b.keeper.holds('crl:issuing')).toBe(false);
+    await a.svc.start();
+    await b.svc.start();
+    expect((await b.svc.get('issuing')).number).toBe((await a.svc.get('issuing')).number);
+    expect(a.generated.filter((e) => e.action === 'crl.generate')).toHaveLength(1);
+    const n1 = (await a.svc.get('issuing')).number;
+
+    // Revoked through node B: B does not generate; A's store poll sees the change, B picks A's CRL up.
+    await b.st.certificates.setStatus({ serial: SERIAL, status: 'revoked', revokedAt: new Date(), reason: 1, fromStatuses: ['valid'] });
+    b.svc.onRevocation((await b.st.certificates.get(SERIAL))!);
+    await until(async () => (await b.svc.get('issuing')).number > n1);
+    expect(crlText((await b.svc.get('issuing')).der).toLowerCase()).toContain(SERIAL);
+    await until(() => a.generated.filter((e) => e.action === 'crl.generate').length === 2); // audited just after saving
+    expect(b.generated.filter((e) => e.action === 'crl.generate')).toHaveLength(0);
+
+    // A shuts down (releases its lease): B leads within a ttl and generates for the next change.
+    await a.close();
+    await until(() => b.keeper.holds('crl:issuing'), 1000);
+    const n2 = (await b.svc.get('issuing')).number;
+    await b.st.certificates.setStatus({ serial: SERIAL, status: 'valid', revokedAt: null, reason: null, fromStatuses: ['revoked'] });
+    await until(async () => (await b.svc.get('issuing')).number > n2);
+    await until(() => b.generated.filter((e) => e.action === 'crl.generate').length === 1);
+    expect(crlText((await b.svc.get('issuing')).der)).toMatch(/No Revoked Certificates/);
+    await b.close();
+  });
+
+  it('no CRL yet: a follower answers unavailable while another node holds the lease, and generates once no one does', async () => {
+    if (!enabled) return;
+    const file = f('ha-empty.db');
+    const holder = SqliteStore.open(file);
+    const silent = new LeaseKeeper(holder.leases, 'node-silent'); // holds the lease, never generates
+    expect(await silent.hold('crl:issuing', { ttlMs: 60_000 })).toBe(true);
+    const b = await node(file, 'node-b', { missingWaitMs: 300 });
+    await b.svc.start();
+    await expect(b.svc.get('issuing')).rejects.toMatchObject({ kind: 'unavailable', retryAfter: 5 });
+    expect(b.generated).toHaveLength(0);
+    await silent.close();
+    await holder.close();
+    const crl = await b.svc.get('issuing'); // claims the free lease at once and generates
+    expect(b.keeper.holds('crl:issuing')).toBe(true);
+    expect(crlText(crl.der)).toMatch(/No Revoked Certificates/);
+    await b.close();
   });
 });
