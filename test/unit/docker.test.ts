@@ -29,6 +29,7 @@ interface Service {
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
   deploy?: { replicas?: number };
+  restart?: string;
 }
 const compose = parse(readFileSync(join(DOCKER, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
 const svc = compose.services;
@@ -113,6 +114,8 @@ describe('docker/docker-compose.yml', () => {
     expect(svc.flint!.depends_on!.init!.condition).toBe('service_completed_successfully');
     expect(svc.flint!.depends_on!.postgres!.condition).toBe('service_healthy');
     expect(svc.haproxy!.image).toMatch(/^haproxy:/);
+    // A node that fails at start (e.g. SoftHSM missing the token beside a writer) is started again.
+    expect(svc.flint!.restart).toBe('unless-stopped');
   });
 
   it('gives init and the nodes the same image, FLINTCA_DB_URL (PostgreSQL) and data + token volume', () => {
