@@ -51,17 +51,20 @@ export async function runServe(o: ServeOptions): Promise<void> {
   const tlsKeys = await SoftwareKeyStore.open({ dir: config.path(config.tls.keyDir), passphrase: config.secrets.tlsPassphrase?.reveal() ?? '' });
   const { keyPem, passphrase } = await tlsKeyMaterial(tlsKeys, config.tls.keyLabel);
   const clientCaPem = rt.issuers.list().map((i) => toPem(i.record.certDer, 'CERTIFICATE')).join('');
-  const statusCounters = new Map<number, { inc(): void }>();
+  const statusCounters = new Map<string, { inc(): void }>();
+  // One bound child per app and status: the fast paths count ~30k requests/s.
+  const counter = (app: 'http' | 'https') => (status: number) => {
+    let c = statusCounters.get(`${app}${status}`);
+    if (!c && metrics) statusCounters.set(`${app}${status}`, (c = metrics.httpRequests.labels(app, String(status))));
+    c?.inc();
+  };
+  // Not ready: fast handlers (both listeners) step aside and express answers 503 (apps.ts notReadyGate).
+  const gated = (handlers: FastHandler[]) => handlers.map((h): FastHandler => (req, res, ctx) => readiness.ready() && h(req, res, ctx));
   const fast = {
-    // Not ready: fast handlers step aside and express answers 503 (apps.ts notReadyGate).
-    handlers: frontends.flatMap((f) => f.fast ?? []).map((h): FastHandler => (req, res, ctx) => readiness.ready() && h(req, res, ctx)),
+    handlers: gated(frontends.flatMap((f) => f.fast ?? [])),
     draining: () => draining,
-    count: (status: number) => {
-      // One bound child per status: the fast path counts ~30k requests/s.
-      let c = statusCounters.get(status);
-      if (!c && metrics) statusCounters.set(status, (c = metrics.httpRequests.labels('http', String(status))));
-      c?.inc();
-    },
+    count: counter('http'),
+    https: { handlers: gated(frontends.flatMap((f) => f.fastHttps ?? [])), count: counter('https') },
   };
   const listeners = await startListeners(apps, { certPem: readFileSync(config.path(config.tls.certFile), 'utf8'), keyPem, passphrase, clientCaPem }, config.server, fast);
   logger.info({ httpPort: listeners.httpPort, httpsPort: listeners.httpsPort, host: config.server.host }, 'Flint CA serving');

@@ -84,7 +84,7 @@ export function pgAcmeOrders(pool: pg.Pool): OrderMethods {
         }
         await appendAudit(c, audit);
         return { status };
-      }),
+      }, { durable: opts.durable !== false }),
     findReusableAuthz: async (accountId, identifier, wildcard, opts) => {
       const statuses = opts.includePending ? ['valid', 'pending'] : ['valid'];
       const rows = (await query(pool,
@@ -174,6 +174,6 @@ export function pgAcmeOrders(pool: pg.Pool): OrderMethods {
         await applyRateLimits(c, opts.limits, opts.now ?? new Date());
         await appendAudit(c, audit);
         return true;
-      }),
+      }, { durable: opts.durable !== false }),
   };
 }

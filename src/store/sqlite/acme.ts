@@ -226,7 +226,7 @@ export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
         }
         appendAuditSync(d, audit);
         return { status };
-      }),
+      }, opts.durable !== false),
     findReusableAuthz: async (accountId, identifier, wildcard, opts) => {
       const statuses = opts.includePending ? "('valid','pending')" : "('valid')";
       const r = db
@@ -340,6 +340,6 @@ export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
         applyRateLimits(d, opts.limits, opts.now ?? new Date());
         appendAuditSync(d, audit);
         return true;
-      }),
+      }, opts.durable !== false),
   };
 }
