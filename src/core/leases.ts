@@ -145,3 +145,22 @@ export class LeaseKeeper {
     h.o.onLose?.();
   }
 }
+
+/**
+ * Runs `fn` on at most one node at a time for `key`, holding a store lease for the duration
+ * (e.g. issuing an approved EST/SCEP request: two nodes answering the same poll must not both
+ * sign). `{ ran: false }` when another node holds it now — the caller answers "pending, retry".
+ * The TTL bounds how long a crashed holder blocks the key; `fn` must finish well within it.
+ */
+export type RunExclusive = <T>(key: string, fn: () => Promise<T>) => Promise<{ ran: true; value: T } | { ran: false }>;
+
+export function exclusiveRunner(repo: Pick<LeaseRepository, 'acquire' | 'release'>, holder: string, ttlMs = 60_000): RunExclusive {
+  return async (key, fn) => {
+    if (!(await repo.acquire(key, holder, ttlMs))) return { ran: false };
+    try {
+      return { ran: true, value: await fn() };
+    } finally {
+      await repo.release(key, holder).catch(() => undefined); // it expires by itself
+    }
+  };
+}
