@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Issuer, IssuerRegistry } from '../../core/issuers.js';
 import type { Clock } from '../../core/ports.js';
 import { REVOCATION_REASONS } from '../../core/revocation-reasons.js';
-import { isFlintError } from '../../errors/index.js';
+import { FlintError, isFlintError } from '../../errors/index.js';
 import { subjectPublicKeyBits } from '../../pki/extensions.js';
 import { assembleOcspResponse, buildResponseData, ocspError, OCSP_STATUS, parseOcspRequest, singleResponse, type CertId, type CertIdHash, type CertStatus } from '../../pki/ocsp.js';
 import type { CertificateRecord, Store } from '../../store/types.js';
@@ -168,9 +168,11 @@ export class OcspResponder {
     try {
       return await this.answer(der, rawKey);
     } catch (e) {
-      // Store or signer failures (client input never throws): internalError, never an HTTP 500.
+      // Store or signer failures (client input never throws), never an HTTP 500. RFC 6960 §2.3:
+      // a store or key store that is briefly unreachable is tryLater; anything else internalError.
+      const status = e instanceof FlintError && e.kind === 'unavailable' ? OCSP_STATUS.tryLater : OCSP_STATUS.internalError;
       this.d.logger?.error({ err: e }, 'OCSP response failed');
-      return { der: ocspError(OCSP_STATUS.internalError), status: OCSP_STATUS.internalError };
+      return { der: ocspError(status), status };
     }
   }
 
@@ -296,7 +298,8 @@ export class OcspResponder {
       return { result: { der, status: OCSP_STATUS.successful, nextUpdate, producedAt: now, cacheable: !nonce }, by: delegate };
     } catch (e) {
       this.d.logger?.error({ err: e }, 'OCSP response signing failed');
-      return { result: { der: ocspError(OCSP_STATUS.internalError), status: OCSP_STATUS.internalError } };
+      const status = e instanceof FlintError && e.kind === 'unavailable' ? OCSP_STATUS.tryLater : OCSP_STATUS.internalError;
+      return { result: { der: ocspError(status), status } };
     }
   }
 

@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FlintError } from '../../../src/errors/index.js';
 import { OcspResponder } from '../../../src/revocation/ocsp/responder.js';
 import type { Store } from '../../../src/store/types.js';
 import { hasCommand, run } from '../../helpers/flintca.js';
@@ -138,5 +139,35 @@ describe('OcspResponder cache', () => {
     expect(reads).toBe(4);
     expect(a.cacheable).toBe(false);
     expect(status(b.der)).toBe('good');
+  });
+});
+
+describe('OcspResponder when the store is unreachable', () => {
+  it('answers tryLater (RFC 6960 §2.3), not internalError, and recovers when the store answers again', async () => {
+    if (!enabled) return;
+    let down = true;
+    // The real store, with reads failing the way PgStore reports a lost database.
+    const flaky = new Proxy(ca.store, {
+      get(target, prop, recv) {
+        const v = Reflect.get(target, prop, recv) as unknown;
+        if (prop !== 'certificates') return v;
+        return new Proxy(v as object, {
+          get(t, p, r) {
+            const m = Reflect.get(t, p, r) as unknown;
+            if (typeof m !== 'function') return m;
+            return (...args: unknown[]) => {
+              if (down) throw new FlintError('unavailable', 'the database is unreachable', { retryAfter: 5 });
+              return (m as (...a: unknown[]) => unknown).apply(t, args);
+            };
+          },
+        });
+      },
+    }) as Store;
+    const r = new OcspResponder({ issuers: ca.registry, store: flaky, clock }, { cacheTtlMs: 3000, validityMs: 3600_000 });
+    const failed = await r.respond(plain);
+    writeFileSync(f('trylater.der'), failed.der);
+    expect(run('openssl', ['ocsp', '-respin', f('trylater.der'), '-resp_text']).stdout).toMatch(/Responder Error: trylater \(3\)/);
+    down = false;
+    expect(status((await r.respond(plain)).der)).toBe('good');
   });
 });
