@@ -80,7 +80,7 @@ export async function runList(o: { data: string; expiringWithin?: string; json?:
     }
     const certs = await store.certificates.list(within !== undefined ? { expiringBefore: new Date(now.getTime() + within), notExpiredAt: now } : {});
     if (o.json) {
-      for (const c of certs) out(JSON.stringify({ serial: c.serial, issuer: c.issuerId, subject: c.subject, sans: c.sans, notBefore: c.notBefore, notAfter: c.notAfter, profile: c.profile, protocol: c.protocol, requester: c.requester, status: c.status, revokedAt: c.revokedAt, revocationReason: c.revocationReason === null ? null : reasonName(c.revocationReason) }));
+      for (const c of certs) out(JSON.stringify({ serial: c.serial, issuer: c.issuerId, subject: c.subject, sans: c.sans, notBefore: c.notBefore, notAfter: c.notAfter, profile: c.profile, protocol: c.protocol, requester: c.requester, status: c.status, revokedAt: c.revokedAt, revocationReason: c.revocationReason === null ? null : reasonName(c.revocationReason), replaces: c.replaces }));
       return;
     }
     out(['SERIAL'.padEnd(34), 'STATUS'.padEnd(8), 'NOT AFTER'.padEnd(21), 'PROFILE'.padEnd(12), 'SUBJECT / NAMES'].join(' '));

@@ -17,6 +17,8 @@ export interface Frontend {
   mounts: Mount[];
   /** Plain node:http handlers tried before express on the HTTP listener (hot paths, e.g. OCSP). */
   fast?: FastHandler[];
+  /** The same on the HTTPS listener (e.g. ACME). */
+  fastHttps?: FastHandler[];
   /** Stops background work (schedulers, validation workers) on shutdown. */
   close?(): Promise<void>;
 }

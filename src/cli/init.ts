@@ -20,7 +20,7 @@ import { certificateFingerprint } from '../pki/certificate.js';
 import { toPem } from '../pki/pem.js';
 import { loadProfiles } from '../profiles/index.js';
 import { auditPublicKeyPath, openKeys, openStore } from './runtime.js';
-import { loadConfig } from '../config/index.js';
+import { env, loadConfig } from '../config/index.js';
 
 export interface InitOptions {
   data: string;
@@ -127,7 +127,7 @@ export async function runInit(o: InitOptions, logger: Logger, out: (line: string
     publicBaseUrl: `http://${host}:${httpPort}`,
     httpsBaseUrl: `https://${host}:${httpsPort}`,
     keyStore: keyStoreConfig,
-    databaseUrl: 'sqlite:flintca.db',
+    databaseUrl: recordedDatabaseUrl(),
     profilesDir: 'profiles',
     defaultIssuer: 'issuing',
     tls: { certFile: 'tls/server.crt', keyDir: 'tls', keyLabel: 'tls-server', passphraseFile: 'tls/passphrase' },
@@ -185,4 +185,17 @@ export async function runInit(o: InitOptions, logger: Logger, out: (line: string
     await store.close().catch(() => undefined);
     await keys?.close().catch(() => undefined);
   }
+}
+
+/**
+ * The store `init` wrote into, as flintca.json records it: with FLINTCA_DB_URL=postgres://… a
+ * later `serve` without the variable must open that database, not a new empty SQLite file. The
+ * password is left out (it is a secret: give it through FLINTCA_DB_URL or PGPASSWORD).
+ */
+function recordedDatabaseUrl(): string {
+  const url = env().dbUrl;
+  if (!url || !/^postgres(ql)?:\/\//.test(url)) return 'sqlite:flintca.db';
+  const u = new URL(url);
+  u.password = '';
+  return u.toString();
 }

@@ -8,12 +8,13 @@ import { pino, type Logger } from 'pino';
 import { AuditLog } from '../audit/index.js';
 import { env, loadConfig, useSoftHsmConf, type Config } from '../config/index.js';
 import { Authority, IssuerRegistry, publicUrls, type IssuanceObserver } from '../core/index.js';
+import { LeaseKeeper, makeNodeId } from '../core/leases.js';
 import { FlintError } from '../errors/index.js';
 import { openKeyStore } from '../keys/index.js';
 import type { KeyStore } from '../keys/types.js';
 import { loadProfiles, type Profile } from '../profiles/index.js';
 import { revocationConfig } from '../revocation/config.js';
-import { SqliteStore } from '../store/index.js';
+import { PgStore, SqliteStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 
 export interface Runtime {
@@ -25,6 +26,8 @@ export interface Runtime {
   issuers: IssuerRegistry;
   profiles: Map<string, Profile>;
   authority: Authority;
+  /** This node's leases on work that must happen once across nodes (released on close). */
+  leases: LeaseKeeper;
   close(): Promise<void>;
 }
 
@@ -32,12 +35,15 @@ export function makeLogger(destination: 'stdout' | 'stderr', defaultLevel: strin
   return pino({ level: env().logLevel ?? defaultLevel, base: { service: 'flintca' } }, pino.destination(destination === 'stdout' ? 1 : 2));
 }
 
-export async function openStore(config: Config): Promise<Store> {
+/** `sqlite:FILE` or `postgres://…` (FLINTCA_DB_URL overrides the config file). `logger` hears about lost PostgreSQL connections. */
+export async function openStore(config: Config, logger?: Logger): Promise<Store> {
   const url = config.databaseUrl;
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    throw new FlintError('invalidConfig', 'the PostgreSQL store is not available in this build yet (databaseUrl / FLINTCA_DB_URL)');
+    // pg errors carry a code and a message naming at most the user and database, never the password.
+    return PgStore.open(url, { onError: (message, e) => logger?.warn({ code: (e as { code?: string } | undefined)?.code, error: (e as Error | undefined)?.message }, message) });
   }
-  if (!url.startsWith('sqlite:')) throw new FlintError('invalidConfig', `databaseUrl: "${url}" is neither sqlite:FILE nor postgres://...`);
+  // Only the scheme: a mistyped URL may hold a password.
+  if (!url.startsWith('sqlite:')) throw new FlintError('invalidConfig', `databaseUrl: scheme "${url.split(':')[0]}" is neither sqlite:FILE nor postgres://...`);
   return SqliteStore.open(config.path(url.slice('sqlite:'.length)));
 }
 
@@ -58,7 +64,7 @@ export async function openRuntime(dataDir: string, opts: { logger: Logger; obser
   const config = loadConfig(dataDir, opts.serverOverrides);
   const logger = opts.logger;
   const profiles = loadProfiles(config.path(config.profilesDir));
-  const store = await openStore(config);
+  const store = await openStore(config, logger);
   let keys: KeyStore | undefined;
   try {
     keys = await openKeys(config);
@@ -79,6 +85,7 @@ export async function openRuntime(dataDir: string, opts: { logger: Logger; obser
       crlPartitions: revocationConfig((config as unknown as Record<string, unknown>).revocation).crlPartitions.bySerialBuckets,
     });
     const k = keys;
+    const leases = new LeaseKeeper(store.leases, makeNodeId(), logger.child({ room: 'leases' }));
     return {
       config,
       logger,
@@ -88,7 +95,9 @@ export async function openRuntime(dataDir: string, opts: { logger: Logger; obser
       issuers,
       profiles,
       authority,
+      leases,
       close: async () => {
+        await leases.close();
         await audit.close().catch((e) => logger.warn({ err: e }, 'final audit checkpoint failed'));
         await store.close();
         await k.close();

@@ -116,6 +116,11 @@ export function useSoftHsmConf(path: string): void {
   process.env.SOFTHSM2_CONF = path;
 }
 
+/** The environment for a child tool (e.g. softhsm2-util): this process's, plus `extra`. */
+export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, ...extra };
+}
+
 export function configPath(dataDir: string): string {
   return join(resolve(dataDir), 'flintca.json');
 }

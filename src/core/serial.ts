@@ -8,10 +8,15 @@ export function newSerial(random: RandomBytes): { bytes: Buffer; hex: string } {
   return { bytes, hex: bytes.toString('hex') };
 }
 
-/** Normalizes a serial given by a user or read from a certificate: lower-case hex, no leading zeros, no colons. */
+/**
+ * Normalizes a serial given by a user or read from a certificate to the store's key: lower-case
+ * hex in whole octets without leading 00 octets, no colons. An odd number of digits (a leading 0
+ * nibble dropped, as tools often print it) gets its 0 back.
+ */
 export function normalizeSerial(s: string): string {
-  const hex = s.replace(/[:\s]/g, '').toLowerCase().replace(/^0x/, '');
+  let hex = s.replace(/[:\s]/g, '').toLowerCase().replace(/^0x/, '');
   if (!/^[0-9a-f]+$/.test(hex)) return '';
+  if (hex.length % 2 === 1) hex = `0${hex}`;
   return hex.replace(/^(00)+(?=[0-9a-f]{2})/, '');
 }
 

@@ -59,3 +59,11 @@ export function toFlintError(e: unknown): FlintError {
   if (e instanceof FlintError) return e;
   return new FlintError('internal', 'internal error', { cause: e });
 }
+
+/** Seconds a client is told to wait when an `unavailable` error (store or key store down) names none itself. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+/** The Retry-After (seconds) an error asks for: its own, or the default for `unavailable`. */
+export function retryAfterSeconds(e: FlintError): number | undefined {
+  return e.retryAfter ?? (e.kind === 'unavailable' ? UNAVAILABLE_RETRY_AFTER_SECONDS : undefined);
+}

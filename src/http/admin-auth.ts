@@ -10,7 +10,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AuditSink, Clock } from '../core/ports.js';
-import { FlintError, toFlintError } from '../errors/index.js';
+import { FlintError, retryAfterSeconds, toFlintError } from '../errors/index.js';
 import type { AdminToken, EnrollmentRepository } from '../store/enrollment-types.js';
 
 const TOKEN = /^flintca_([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$/;
@@ -72,7 +72,9 @@ export function sendAdminError(res: Response, err: unknown): void {
   const e = toFlintError(err);
   const status = { unauthorized: 401, forbidden: 403, notFound: 404, malformed: 400, conflict: 409, rateLimited: 429, unavailable: 503 }[e.kind as string] ?? (e.kind === 'internal' || e.kind === 'invalidConfig' ? 500 : 400);
   if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="flintca-admin"');
-  res.status(status).json({ error: e.code, detail: status >= 500 ? 'internal error' : e.detail });
+  const retryAfter = retryAfterSeconds(e);
+  if (retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter));
+  res.status(status).json({ error: e.code, detail: status === 503 ? 'service unavailable; retry later' : status >= 500 ? 'internal error' : e.detail });
 }
 
 /** Express middleware: requires a token granting `scope(req)`; puts it in res.locals.adminToken. */

@@ -42,6 +42,20 @@ export class Metrics implements IssuanceObserver {
     });
   }
 
+  /** flintca_lease_held{name}: 1 while this node holds the lease (work that must happen once, issue 7). */
+  observeLeases(leases: { snapshot(): { name: string; held: boolean }[] }): void {
+    new Gauge({
+      name: 'flintca_lease_held',
+      help: 'Leases this node keeps: 1 while it holds the lease, 0 otherwise',
+      labelNames: ['name'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const l of leases.snapshot()) this.set({ name: l.name }, l.held ? 1 : 0);
+      },
+    });
+  }
+
   issued(profile: string, protocol: string, result: 'ok' | 'denied' | 'failed', seconds: number): void {
     this.issuance.inc({ profile, protocol, result });
     if (result === 'ok') this.latency.observe({ protocol }, seconds);

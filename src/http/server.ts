@@ -27,6 +27,17 @@ export type FastHandler = (req: IncomingMessage, res: ServerResponse, ctx: FastC
 
 export interface FastPath extends FastContext {
   handlers: FastHandler[];
+  /** Handlers tried before express on the HTTPS listener (e.g. ACME), with their own request counter. */
+  https?: { handlers: FastHandler[]; count(status: number): void };
+}
+
+/** The listener's request handler: each fast handler in turn, then express. */
+function withFast(app: Express, handlers: FastHandler[], ctx: FastContext): Express | ((req: IncomingMessage, res: ServerResponse) => void) {
+  if (handlers.length === 0) return app;
+  return (req: IncomingMessage, res: ServerResponse) => {
+    for (const h of handlers) if (h(req, res, ctx)) return;
+    app(req, res);
+  };
 }
 
 export interface Listeners {
@@ -63,13 +74,8 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
 }
 
 export async function startListeners(apps: { http: Express; https: Express }, tls: TlsMaterial, opts: { host: string; httpPort: number; httpsPort: number }, fast?: FastPath): Promise<Listeners> {
-  const handlers = fast?.handlers ?? [];
-  const onHttp = handlers.length
-    ? (req: IncomingMessage, res: ServerResponse) => {
-        for (const h of handlers) if (h(req, res, fast!)) return;
-        apps.http(req, res);
-      }
-    : apps.http;
+  const onHttp = fast ? withFast(apps.http, fast.handlers, fast) : apps.http;
+  const onHttps = fast?.https ? withFast(apps.https, fast.https.handlers, { draining: fast.draining, count: fast.https.count }) : apps.https;
   const http = createHttpServer({ keepAliveTimeout: 5_000, headersTimeout: 15_000, requestTimeout: 30_000 }, onHttp);
   const https = createHttpsServer(
     {
@@ -83,7 +89,7 @@ export async function startListeners(apps: { http: Express; https: Express }, tl
       headersTimeout: 15_000,
       requestTimeout: 30_000,
     },
-    apps.https,
+    onHttps,
   );
   const httpPort = await listen(http, opts.httpPort, opts.host);
   const httpsPort = await listen(https, opts.httpsPort, opts.host);

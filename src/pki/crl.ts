@@ -1,6 +1,7 @@
 /**
- * X.509 v2 CRLs (RFC 5280 §5), built with the DER writer: fast enough for 100k entries because
- * each entry is encoded once and the list is concatenated with one Buffer.concat.
+ * X.509 v2 CRLs (RFC 5280 §5), built with the DER writer. Entries are encoded straight into large
+ * chunks by CrlEntryWriter (no object or Buffer per entry), and the TBS and the signed CRL are each
+ * assembled with one allocation, so a million-entry CRL costs about three times its size in memory.
  *
  *   CertificateList ::= SEQUENCE { tbsCertList TBSCertList, signatureAlgorithm AlgorithmIdentifier,
  *     signatureValue BIT STRING }
@@ -11,7 +12,6 @@
  *     crlExtensions [0] EXPLICIT Extensions OPTIONAL }
  */
 import { bitString, bool, enumerated, explicit, generalizedTime, implicitConstructed, integer, octetString, oid, seq, time } from './der.js';
-import { tagHeader } from './name.js';
 import { authorityKeyIdentifierExtension, uriName } from './extensions.js';
 
 export const CRL_OIDS = {
@@ -38,7 +38,8 @@ export interface TbsCrlInput {
   issuerDer: Uint8Array;
   thisUpdate: Date;
   nextUpdate: Date;
-  entries: readonly CrlEntry[];
+  /** The entries, or a writer they were streamed into. */
+  entries: readonly CrlEntry[] | CrlEntryWriter;
   /** Issuer's subject key identifier (AKI, §5.2.1). */
   authorityKeyId: Uint8Array;
   crlNumber: bigint | number;
@@ -56,47 +57,156 @@ function ext(id: string, critical: boolean, value: Uint8Array): Buffer {
 
 const reasonExts = new Map<number, Buffer>();
 
-/**
- * One revokedCertificates entry; reasonCode (§5.3.1) omitted for unspecified, as RFC 5280 recommends.
- * Hot path for large CRLs: the common extension lists are cached and each entry is one concat.
- */
-export function crlEntry(e: CrlEntry): Buffer {
-  let exts: Buffer | undefined;
+/** crlEntryExtensions (§5.3): reasonCode omitted for unspecified, as RFC 5280 recommends; the common lists are cached. */
+function entryExtensions(e: CrlEntry): Buffer | undefined {
   const hasReason = e.reason !== null && e.reason !== 0;
   if (e.invalidityDate) {
     const list: Buffer[] = [];
     if (hasReason) list.push(ext(CRL_OIDS.reasonCode, false, enumerated(e.reason!)));
     list.push(ext(CRL_OIDS.invalidityDate, false, generalizedTime(e.invalidityDate)));
-    exts = seq(...list);
-  } else if (hasReason) {
-    exts = reasonExts.get(e.reason!);
-    if (!exts) reasonExts.set(e.reason!, (exts = seq(ext(CRL_OIDS.reasonCode, false, enumerated(e.reason!)))));
+    return seq(...list);
   }
-  let serial = Buffer.from(e.serial.length % 2 ? '0' + e.serial : e.serial, 'hex');
-  let i = 0;
-  while (i < serial.length - 1 && serial[i] === 0) i++;
-  if (i) serial = serial.subarray(i);
-  const pad = serial[0]! & 0x80 ? 1 : 0;
-  const ih = tagHeader(0x02, serial.length + pad);
-  const t = time(e.revokedAt);
-  const len = ih.length + pad + serial.length + t.length + (exts?.length ?? 0);
-  const h = tagHeader(0x30, len);
-  const parts = pad ? [h, ih, ZERO, serial, t] : [h, ih, serial, t];
-  if (exts) parts.push(exts);
-  return Buffer.concat(parts, h.length + len);
+  if (!hasReason) return undefined;
+  let exts = reasonExts.get(e.reason!);
+  if (!exts) reasonExts.set(e.reason!, (exts = seq(ext(CRL_OIDS.reasonCode, false, enumerated(e.reason!)))));
+  return exts;
 }
-const ZERO = Buffer.from([0]);
+
+/** DER length octets for any length up to 2^32-1 (X.690 §8.1.3). */
+function lengthSize(len: number): number {
+  return len < 0x80 ? 1 : len < 0x100 ? 2 : len < 0x10000 ? 3 : len < 0x1000000 ? 4 : 5;
+}
+
+function writeHeader(buf: Buffer, pos: number, tag: number, len: number): number {
+  buf[pos++] = tag;
+  const n = lengthSize(len) - 1;
+  if (n === 0) {
+    buf[pos++] = len;
+    return pos;
+  }
+  buf[pos++] = 0x80 | n;
+  for (let i = n - 1; i >= 0; i--) buf[pos++] = Math.floor(len / 2 ** (8 * i)) & 0xff;
+  return pos;
+}
+
+const header = (tag: number, len: number) => {
+  const b = Buffer.allocUnsafe(1 + lengthSize(len));
+  writeHeader(b, 0, tag, len);
+  return b;
+};
+
+const hexValue = (c: number): number => {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  if (l >= 97 && l <= 102) return l - 87;
+  throw new RangeError('CRL entry serial is not hex');
+};
+
+/** Writes two decimal digits. */
+const digits2 = (buf: Buffer, pos: number, v: number) => {
+  buf[pos] = 48 + Math.floor(v / 10);
+  buf[pos + 1] = 48 + (v % 10);
+};
+
+/**
+ * revokedCertificates entries encoded straight into 1 MiB chunks: the hot path of large CRLs
+ * (hand-written: per-entry Buffers and objects cost ~1 KB of heap each at a million entries).
+ */
+export class CrlEntryWriter {
+  private readonly chunks: Buffer[] = [];
+  private cur: Buffer;
+  private pos = 0;
+  /** Encoded size of all entries so far. */
+  length = 0;
+  count = 0;
+
+  constructor(private readonly chunkSize = 1 << 20) {
+    this.cur = Buffer.allocUnsafe(chunkSize);
+  }
+
+  add(e: CrlEntry): void {
+    const hex = e.serial;
+    // Serial octets: hex (odd length = a leading 0 nibble) without leading zero octets, at least one.
+    if (hex.length === 0) throw new RangeError('CRL entry serial is empty');
+    let start = 0;
+    const odd = hex.length % 2;
+    let octets = (hex.length + odd) / 2;
+    if (odd && hex.charCodeAt(0) === 48 && octets > 1) (start = 1, octets--);
+    const firstOdd = odd === 1 && start === 0; // a lone non-zero leading nibble
+    if (!firstOdd) while (octets > 1 && hex.charCodeAt(start) === 48 && hex.charCodeAt(start + 1) === 48) (start += 2, octets--);
+    if (octets > 20) throw new RangeError('CRL entry serial must be at most 20 octets');
+    const first = firstOdd ? hexValue(hex.charCodeAt(0)) : (hexValue(hex.charCodeAt(start)) << 4) | hexValue(hex.charCodeAt(start + 1));
+    const pad = first & 0x80 ? 1 : 0;
+    const t = e.revokedAt;
+    const year = t.getUTCFullYear();
+    const utc = year >= 1950 && year < 2050; // RFC 5280 §5.1.2.6 / §4.1.2.5
+    const timeLen = utc ? 15 : 17;
+    const exts = entryExtensions(e);
+    const content = 2 + pad + octets + timeLen + (exts?.length ?? 0);
+    const total = 1 + lengthSize(content) + content;
+    if (this.pos + total > this.cur.length) {
+      if (this.pos) this.chunks.push(this.cur.subarray(0, this.pos));
+      this.cur = Buffer.allocUnsafe(Math.max(this.chunkSize, total));
+      this.pos = 0;
+    }
+    const b = this.cur;
+    let p = writeHeader(b, this.pos, 0x30, content);
+    b[p++] = 0x02;
+    b[p++] = pad + octets;
+    if (pad) b[p++] = 0;
+    let i = start;
+    if (firstOdd) (b[p++] = first, (i = 1));
+    for (; i < hex.length; i += 2) b[p++] = (hexValue(hex.charCodeAt(i)) << 4) | hexValue(hex.charCodeAt(i + 1));
+    // UTCTime YYMMDDHHMMSSZ / GeneralizedTime YYYYMMDDHHMMSSZ
+    b[p++] = utc ? 0x17 : 0x18;
+    b[p++] = timeLen - 2;
+    if (!utc) (digits2(b, p, Math.floor(year / 100) % 100), (p += 2));
+    digits2(b, p, year % 100);
+    digits2(b, p + 2, t.getUTCMonth() + 1);
+    digits2(b, p + 4, t.getUTCDate());
+    digits2(b, p + 6, t.getUTCHours());
+    digits2(b, p + 8, t.getUTCMinutes());
+    digits2(b, p + 10, t.getUTCSeconds());
+    b[p + 12] = 0x5a; // Z
+    p += 13;
+    if (exts) p += exts.copy(b, p);
+    this.pos = p;
+    this.length += total;
+    this.count++;
+  }
+
+  /** The encoded entries in order (views into the chunks). */
+  parts(): Buffer[] {
+    return this.pos ? [...this.chunks, this.cur.subarray(0, this.pos)] : [...this.chunks];
+  }
+}
+
+/** One revokedCertificates entry (DER). */
+export function crlEntry(e: CrlEntry): Buffer {
+  const w = new CrlEntryWriter(128);
+  w.add(e);
+  return Buffer.from(w.parts()[0]!);
+}
+
+/** Concatenates a TLV header and its content parts into one new buffer. */
+function tlvOf(tag: number, parts: readonly Uint8Array[]): Buffer {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const out = Buffer.allocUnsafe(1 + lengthSize(len) + len);
+  let pos = writeHeader(out, 0, tag, len);
+  for (const p of parts) (out.set(p, pos), (pos += p.length));
+  return out;
+}
 
 export function buildTbsCrl(input: TbsCrlInput): Buffer {
-  const parts: Buffer[] = [integer(1), Buffer.from(input.signatureAlgorithm), Buffer.from(input.issuerDer), time(input.thisUpdate), time(input.nextUpdate)];
-  if (input.entries.length) {
-    const encoded = input.entries.map(crlEntry);
-    let len = 0;
-    for (const b of encoded) len += b.length;
-    const h = tagHeader(0x30, len);
-    encoded.unshift(h);
-    parts.push(Buffer.concat(encoded, h.length + len));
+  let list = input.entries;
+  if (!(list instanceof CrlEntryWriter)) {
+    const w = new CrlEntryWriter();
+    for (const e of list) w.add(e);
+    list = w;
   }
+  const parts: Uint8Array[] = [integer(1), input.signatureAlgorithm, input.issuerDer, time(input.thisUpdate), time(input.nextUpdate)];
+  if (list.count) parts.push(header(0x30, list.length), ...list.parts());
   const exts: Buffer[] = [authorityKeyIdentifierExtension(input.authorityKeyId), ext(CRL_OIDS.cRLNumber, false, integer(BigInt(input.crlNumber)))];
   // §5.2.4: deltaCRLIndicator is critical. §5.2.5: issuingDistributionPoint is critical.
   if (input.deltaOf !== undefined) exts.push(ext(CRL_OIDS.deltaCRLIndicator, true, integer(BigInt(input.deltaOf))));
@@ -109,11 +219,11 @@ export function buildTbsCrl(input: TbsCrlInput): Buffer {
     exts.push(ext(CRL_OIDS.issuingDistributionPoint, true, seq(...idp)));
   }
   parts.push(explicit(0, seq(...exts)));
-  return seq(...parts);
+  return tlvOf(0x30, parts);
 }
 
 /** CertificateList from the TBS, the AlgorithmIdentifier and the X.509-form signature. */
 export function assembleCrl(tbs: Uint8Array, signatureAlgorithm: Uint8Array, signature: Uint8Array): Buffer {
-  return seq(tbs, signatureAlgorithm, bitString(signature));
+  return tlvOf(0x30, [tbs, signatureAlgorithm, bitString(signature)]);
 }
 

@@ -104,7 +104,9 @@ export function tagHeader(tag: number, len: number): Buffer {
   if (len < 0x80) return Buffer.from([tag, len]);
   if (len < 0x100) return Buffer.from([tag, 0x81, len]);
   if (len < 0x10000) return Buffer.from([tag, 0x82, len >> 8, len & 0xff]);
-  return Buffer.from([tag, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff]);
+  if (len < 0x1000000) return Buffer.from([tag, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff]);
+  // Four length octets reach 4 GiB, past anything a Buffer or a CA builds.
+  return Buffer.from([tag, 0x84, (len >>> 24) & 0xff, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff]);
 }
 
 /** NameAttribute[] → Name DER (RDNSequence, one attribute per RDN). Empty → `30 00`. */

@@ -4,7 +4,8 @@
  *
  *   "revocation": { "crlValidityHours": 24, "crlDebounceMs": 2000, "storePollMs": 1000,
  *                   "ocspValidityMinutes": 60, "ocspCacheSeconds": 3, "ocspMaxCertIds": 100,
- *                   "ocspSigner": "delegated", "crlPartitions": { "bySerialBuckets": 0 } }
+ *                   "ocspSigner": "delegated", "crlPartitions": { "bySerialBuckets": 0 },
+ *                   "leaseSeconds": 15 }
  *
  * CRLs are regenerated when less than half of crlValidityHours is left (RFC 5280 §5.1.2.5 nextUpdate).
  * ocspCacheSeconds bounds how late a revocation made by another process (CLI, another node) shows
@@ -13,6 +14,9 @@
  * "ca" with the CA key itself (§2.6).
  * crlPartitions.bySerialBuckets: N > 0 also publishes N partitioned CRLs per CA (RFC 5280 §5.2.5),
  * /crl/{ca}-p{k}.crl holding the entries whose first serial octet mod N is k.
+ * leaseSeconds: with several nodes on one store, CRL generation and OCSP responder issuance per CA
+ * run on the holder of a lease of this length (renewed every third); another node takes over at
+ * most this long after the holder dies.
  */
 import { z } from 'zod';
 import { FlintError } from '../errors/index.js';
@@ -27,6 +31,7 @@ export const revocationConfigSchema = z
     ocspMaxCertIds: z.number().int().min(1).max(1000).default(100),
     ocspSigner: z.enum(['delegated', 'ca']).default('delegated'),
     crlPartitions: z.object({ bySerialBuckets: z.number().int().min(0).max(256).default(0) }).strict().default({ bySerialBuckets: 0 }),
+    leaseSeconds: z.number().min(1).max(600).default(15),
   })
   .strict();
 

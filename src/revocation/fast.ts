@@ -16,6 +16,12 @@ const GET_KEY_MAX = 1024;
 
 const MALFORMED: OcspResult = { der: ocspError(OCSP_STATUS.malformedRequest), status: OCSP_STATUS.malformedRequest };
 
+/** Content-Length from the raw header list: `req.headers` would build an object per request (hot path). */
+function declaredLength(raw: string[]): number {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 14 && raw[i]!.toLowerCase() === 'content-length') return Number(raw[i + 1]);
+  return -1;
+}
+
 export function ocspFastHandler(d: { ocsp: OcspResponder; logger?: { error(o: object, m: string): void } }): FastHandler {
   const send = (res: ServerResponse, ctx: FastContext, r: OcspResult, cacheable: boolean) => {
     if (res.headersSent || res.destroyed) return;
@@ -41,8 +47,7 @@ export function ocspFastHandler(d: { ocsp: OcspResponder; logger?: { error(o: ob
     const path = q < 0 ? url : url.slice(0, q);
     if (req.method === 'POST') {
       if (path !== '/ocsp' && path !== '/ocsp/') return false;
-      const declared = Number(req.headers['content-length'] ?? -1);
-      if (declared > OCSP_BODY_LIMIT) {
+      if (declaredLength(req.rawHeaders) > OCSP_BODY_LIMIT) {
         req.resume();
         send(res, ctx, MALFORMED, false);
         return true;

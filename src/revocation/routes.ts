@@ -34,7 +34,8 @@ export function ocspHeaders(r: OcspResult, cacheable: boolean): Record<string, s
       ETag: r.etag,
     });
   }
-  return { 'Content-Type': OCSP_RESPONSE, 'Content-Length': String(r.der.length), 'Cache-Control': 'no-cache, no-store' };
+  // Not cacheable by HTTP caches (POST, nonce): fixed per result, memoized too.
+  return (r.plainHeaders ??= { 'Content-Type': OCSP_RESPONSE, 'Content-Length': String(r.der.length), 'Cache-Control': 'no-cache, no-store' });
 }
 
 function sendOcsp(res: Response, r: OcspResult, cacheable: boolean): void {

@@ -26,11 +26,21 @@ export interface RevokedEntry {
 }
 
 export interface RevocationRepository {
-  /** Revoked and held certificates of a CA that are not expired at `now`, ordered by serial. */
-  listRevoked(caId: string, now: Date): Promise<RevokedEntry[]>;
+  /**
+   * One page of the revoked and held certificates of a CA whose notAfter is after `notAfterAfter`,
+   * ordered by serial, starting after `afterSerial` (keyset pagination: a CRL of a million entries
+   * is read in bounded memory).
+   */
+  revokedPage(caId: string, notAfterAfter: Date, afterSerial: string | null, limit: number): Promise<RevokedEntry[]>;
+  /**
+   * A digest of the CA's revoked/held set, expiry ignored, that changes with every revocation,
+   * hold, release or reason change: tells a node whether its CRL is current without listing it.
+   */
+  revokedDigest(caId: string): Promise<string>;
   /** Atomically increments and returns the CA's next cRLNumber (1, 2, 3, ...). */
   nextCrlNumber(caId: string): Promise<bigint>;
   /** Stores the latest CRL of its (caId, kind), replacing an older one (never a newer one). */
   saveCrl(crl: StoredCrl): Promise<void>;
-  latestCrl(caId: string, kind: CrlKind): Promise<StoredCrl | undefined>;
+  /** The latest CRL of (caId, kind); with `newerThan`, only if its number is greater (the DER is not read otherwise). */
+  latestCrl(caId: string, kind: CrlKind, newerThan?: bigint): Promise<StoredCrl | undefined>;
 }

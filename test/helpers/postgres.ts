@@ -17,7 +17,7 @@ export interface PgCluster {
   url: string;
   /** Creates an empty database and returns its URL. */
   database(): Promise<string>;
-  /** pg_ctl stop / start (the data survives): for store-loss tests. No-op restarts for an external server are impossible: throws. */
+  /** pg_ctl stop / start (the data survives): for store-loss tests. An external server cannot be restarted: throws. */
   stop(): void;
   start(): void;
   destroy(): Promise<void>;
@@ -43,7 +43,12 @@ let dbCounter = 0;
 
 export async function startPostgres(): Promise<PgCluster> {
   const external = process.env.FLINTCA_TEST_PG_URL;
-  if (external) return cluster(external, () => undefined, () => undefined, async () => undefined);
+  if (external) {
+    const cannot = () => {
+      throw new Error('FLINTCA_TEST_PG_URL names an external server: tests cannot stop or start it (unset it to use a throwaway cluster)');
+    };
+    return cluster(external, cannot, cannot, async () => undefined);
+  }
 
   const bin = binDir();
   const dir = mkdtempSync(join(tmpdir(), 'flintca-pg-'));

@@ -4,7 +4,6 @@
  * finalize + download + openssl verify, ARI (renewal-info, replaces), key rollover, deactivation.
  */
 import * as acme from 'acme-client';
-import Database from 'better-sqlite3';
 import { createServer, type Server } from 'node:http';
 import https from 'node:https';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
@@ -157,15 +156,12 @@ describe('ACME with acme-client', () => {
     const oldSerial = run('openssl', ['x509', '-in', join(tmp.path, 'leaf.pem'), '-noout', '-serial']).stdout.trim().split('=')[1]!.toLowerCase().replace(/^0+/, '');
     writeFileSync(join(tmp.path, 'leaf2.pem'), second.cert.split(/(?=-----BEGIN CERTIFICATE-----)/)[0]!);
     const newSerial = run('openssl', ['x509', '-in', join(tmp.path, 'leaf2.pem'), '-noout', '-serial']).stdout.trim().split('=')[1]!.toLowerCase().replace(/^0+/, '');
-    const db = new Database(join(data, 'flintca.db'), { readonly: true });
-    try {
-      const rows = db.prepare('SELECT serial, replaces FROM certificates').all() as { serial: string; replaces: string | null }[];
-      const rec = rows.find((x) => x.serial.replace(/^0+/, '') === newSerial);
-      expect(rec, JSON.stringify(rows)).toBeDefined();
-      expect((rec!.replaces ?? '').replace(/^0+/, '')).toBe(oldSerial);
-    } finally {
-      db.close();
-    }
+    const listed = flintca(['list', '--data', data, '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { serial: string; replaces: string | null });
+    const rec = rows.find((x) => x.serial.replace(/^0+/, '') === newSerial);
+    expect(rec, listed.stdout).toBeDefined();
+    expect((rec!.replaces ?? '').replace(/^0+/, '')).toBe(oldSerial);
     // The same certificate cannot be replaced twice.
     await expect(client.createOrder({ identifiers: [{ type: 'ip', value: '127.0.0.1' }], replaces: certId } as never)).rejects.toThrow(/alreadyReplaced/);
 

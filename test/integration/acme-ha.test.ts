@@ -2,6 +2,7 @@
  * A node dying mid-validation (SIGKILL while its http-01 request hangs): another `flintca serve` on
  * the same store takes the challenge over once its lease lapses, and the client (acme-client, which
  * keeps using the same URLs and whose nonces came from the dead node) finishes the order there.
+ * Runs on both stores: one SQLite data dir, and PostgreSQL (FLINTCA_DB_URL, a throwaway cluster).
  */
 import * as acme from 'acme-client';
 import { createServer, type Server, type ServerResponse } from 'node:http';
@@ -10,10 +11,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flintca, freePort, run, serve, type Served } from '../helpers/flintca.js';
+import { startPostgres, type PgCluster } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
 
-describe('ACME across nodes: a dead node\'s validation is taken over', () => {
-  const tmp = tempDir('flintca-acme-ha-');
+describe.each(['sqlite', 'postgres'] as const)('ACME across nodes (%s): a dead node\'s validation is taken over', (store) => {
+  const tmp = tempDir(`flintca-acme-ha-${store}-`);
   const data = join(tmp.path, 'data');
   let a: Served | undefined;
   let b: Served | undefined;
@@ -22,9 +24,16 @@ describe('ACME across nodes: a dead node\'s validation is taken over', () => {
   const hung: ServerResponse[] = [];
   const tokens = new Map<string, string>();
   let http01 = 0;
+  let cluster: PgCluster | undefined;
+  /** FLINTCA_DB_URL for every command and node on PostgreSQL; empty on SQLite. */
+  let env: NodeJS.ProcessEnv = {};
 
   beforeAll(async () => {
-    const r = flintca(['init', '--data', data, '--hsm', 'file', '--dns', 'localhost,127.0.0.1']);
+    if (store === 'postgres') {
+      cluster = await startPostgres();
+      env = { FLINTCA_DB_URL: await cluster.database() };
+    }
+    const r = flintca(['init', '--data', data, '--hsm', 'file', '--dns', 'localhost,127.0.0.1'], env);
     expect(r.code, r.stderr).toBe(0);
     const cfgPath = join(data, 'flintca.json');
     const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
@@ -38,17 +47,18 @@ describe('ACME across nodes: a dead node\'s validation is taken over', () => {
     });
     await new Promise<void>((res) => responder!.listen(http01, '127.0.0.1', res));
     acme.axios.defaults.httpsAgent = new https.Agent({ ca: readFileSync(join(data, 'ca/root.crt')) });
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     if (a) await a.stop();
     if (b) await b.stop();
     hung.forEach((r) => r.destroy());
     responder?.close();
+    await cluster?.destroy();
     tmp.cleanup();
   });
 
   it('node B validates and issues what node A started', async () => {
-    a = await serve(data, ['--acme-http01-port', String(http01)]);
+    a = await serve(data, ['--acme-http01-port', String(http01)], env);
     const { httpsPort } = a;
     const client = new acme.Client({ directoryUrl: `https://localhost:${httpsPort}/acme/acme/directory`, accountKey: await acme.crypto.createPrivateEcdsaKey(), backoffMin: 200, backoffMax: 1000, backoffAttempts: 30 });
     await client.createAccount({ termsOfServiceAgreed: true });
@@ -65,7 +75,7 @@ describe('ACME across nodes: a dead node\'s validation is taken over', () => {
     a = undefined;
     hang = false;
     // Node B: same store, same HTTPS port (so every URL the client holds stays valid; a later --https-port wins).
-    b = await serve(data, ['--acme-http01-port', String(http01), '--https-port', String(httpsPort)]);
+    b = await serve(data, ['--acme-http01-port', String(http01), '--https-port', String(httpsPort)], env);
     await client.waitForValidStatus(ch);
     const fin = await client.finalizeOrder(order, (await acme.crypto.createCsr({ altNames: ['127.0.0.1'] }))[1]);
     expect(fin.status).toBe('valid');
@@ -73,8 +83,10 @@ describe('ACME across nodes: a dead node\'s validation is taken over', () => {
     writeFileSync(join(tmp.path, 'chain.pem'), cert);
     expect(run('openssl', ['x509', '-in', join(tmp.path, 'chain.pem'), '-noout', '-ext', 'subjectAltName']).stdout).toContain('IP Address:127.0.0.1');
     // The takeover is in the audit log: one successful validation, by a second attempt.
-    const audit = flintca(['audit', 'export', '--data', data]).stdout.trim().split('\n').map((l) => JSON.parse(l) as { action: string; result: string; data?: { attempt?: number } });
+    const audit = flintca(['audit', 'export', '--data', data], env).stdout.trim().split('\n').map((l) => JSON.parse(l) as { action: string; result: string; data?: { attempt?: number } });
     const validations = audit.filter((e) => e.action === 'acme.challenge.validate');
     expect(validations.map((e) => [e.result, e.data?.attempt])).toEqual([['ok', 2]]);
+    const v = flintca(['audit', 'verify', '--data', data], env);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
   }, 90_000);
 });

@@ -71,7 +71,10 @@ describe('SCEP front-end', () => {
   };
   const serial = (pem: string) => run('openssl', ['x509', '-in', pem, '-noout', '-serial']).stdout.trim();
   const caDer = (data: string) => derOrPem(readFileSync(join(data, 'ca/issuing.crt'), 'utf8'), 'CERTIFICATE');
-  const post = (s: Served | undefined, body: Buffer, path = '/scep') => fetch(`${url(s, path)}?operation=PKIOperation`, { method: 'POST', headers: { 'Content-Type': 'application/x-pki-message' }, body });
+  // Connection: close — the test blocks its event loop in spawnSync (flintca CLI) for seconds under
+  // CI load, long enough for the server to close an idle keep-alive socket that fetch would reuse.
+  const post = (s: Served | undefined, body: Buffer, path = '/scep') =>
+    fetch(`${url(s, path)}?operation=PKIOperation`, { method: 'POST', headers: { 'Content-Type': 'application/x-pki-message', Connection: 'close' }, body });
 
   it('GetCACaps advertises what is implemented; DES3 only where the label allows it', async () => {
     if (!enabled) return;
@@ -156,7 +159,7 @@ describe('SCEP front-end', () => {
     expect(wrong.out).toMatch(/failInfo: badRequest/);
     const des = await scepclient(url(rsa, '/scep/nodes'), ['-challenge', PW, '-cn', 'rsa-dev-des']);
     expect(des.code).not.toBe(0);
-    expect(des.out).toMatch(/failInfo: badAlg/);
+    expect(des.out, `scepclient exit ${des.code}`).toMatch(/failInfo: badAlg/);
     const dev = newDevice('rsa-dev-des3', PW);
     for (const [cipher, failInfo] of [['des-ede3-cbc', 0], ['aes-128-cbc', undefined]] as const) {
       const m = await buildRequest(dev, { messageType: 19, transactionId: `des3-${cipher}`, recipientDer: caDer(rsaData), content: dev.csrDer, cipher });

@@ -10,6 +10,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { childEnv } from '../../config/index.js';
 import { FlintError } from '../../errors/index.js';
 
 /** Where Debian/Ubuntu and source builds install SoftHSM 2, in the order we try them. */
@@ -64,7 +65,7 @@ export async function createSoftHsmToken(opts: SoftHsmTokenOptions): Promise<{ c
     execFile(
       'softhsm2-util',
       args,
-      { env: { ...process.env, SOFTHSM2_CONF: confPath }, timeout: 60_000 },
+      { env: childEnv({ SOFTHSM2_CONF: confPath }), timeout: 60_000 },
       (err, _stdout, stderr) => {
         if (!err) return done();
         // Redact the PINs in case a future softhsm2-util echoes its arguments.

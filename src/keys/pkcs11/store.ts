@@ -112,13 +112,30 @@ export class Pkcs11KeyStore implements KeyStore {
     }
     loaded.refs++;
     const store = new Pkcs11KeyStore(loaded, modulePath, opts);
-    try {
-      store.connect(true);
-    } catch (e) {
-      await store.close();
-      throw e;
+    // SoftHSM's file token store can miss a token for an instant while another process writes a
+    // key into the same token directory (HA nodes sharing one token dir; ~1% of scans measured):
+    // on "no token", re-initialise the module (only when no other store in this process uses it)
+    // and look again a few times before giving up.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        store.connect(true);
+        return store;
+      } catch (e) {
+        const noToken = e instanceof FlintError && e.code === 'pkcs11.noToken';
+        if (!noToken || attempt >= 5) {
+          await store.close();
+          throw e;
+        }
+        if (loaded.refs === 1) {
+          try {
+            loaded.module.finalize();
+          } catch {
+            /* not initialised: nothing to undo */
+          }
+        }
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
     }
-    return store;
   }
 
   async generate(label: string, keyType: KeyType, opts: { backup?: boolean } = {}): Promise<Signer> {
@@ -359,7 +376,7 @@ export class Pkcs11KeyStore implements KeyStore {
   private connect(atStart: boolean): void {
     const kind = atStart ? 'invalidConfig' : 'unavailable';
     const where = `token "${this.tokenLabel}" (module ${this.modulePath})`;
-    const fail = (what: string, e?: unknown) => new FlintError(kind, what, { cause: e, retryAfter: atStart ? undefined : 5 });
+    const fail = (what: string, e?: unknown, code?: string) => new FlintError(kind, what, { cause: e, code, retryAfter: atStart ? undefined : 5 });
     const { module } = this.loaded;
     try {
       module.initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK }); // ignores CKR_CRYPTOKI_ALREADY_INITIALIZED
@@ -378,7 +395,7 @@ export class Pkcs11KeyStore implements KeyStore {
     } catch (e) {
       throw fail(`cannot list the slots of PKCS#11 module ${this.modulePath}: ${ckrName(e) ?? errText(e)}`, e);
     }
-    if (!slot) throw fail(`no token labelled "${this.tokenLabel}" in PKCS#11 module ${this.modulePath} (tokens: ${labels.join(', ') || 'none'})`);
+    if (!slot) throw fail(`no token labelled "${this.tokenLabel}" in PKCS#11 module ${this.modulePath} (tokens: ${labels.join(', ') || 'none'})`, undefined, 'pkcs11.noToken');
     const opened: Session[] = [];
     try {
       for (let i = 0; i < this.poolSize; i++) opened.push(slot.open(graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION));

@@ -2,7 +2,7 @@
  * ACME problem types (RFC 8555 §6.7) as data (ARCHITECTURE.md rule 3): the list of types with
  * their HTTP status, and the table mapping internal error kinds to them.
  */
-import { isFlintError, type ErrorKind } from '../../errors/index.js';
+import { isFlintError, retryAfterSeconds, type ErrorKind } from '../../errors/index.js';
 import type { Problem } from './wire.js';
 
 export const ACME_ERROR_PREFIX = 'urn:ietf:params:acme:error:';
@@ -101,9 +101,12 @@ export function toProblem(e: unknown): Problem {
   return problem('serverInternal', 'internal error');
 }
 
-/** Seconds the client should wait (rateLimited, unavailable), for the Retry-After header of a problem response. */
+/**
+ * Seconds the client should wait (rateLimited, unavailable), for the Retry-After header of a
+ * problem response; `unavailable` (store down: 503 serverInternal) always gets one (RFC 8555 §6.6).
+ */
 export function retryAfterOf(e: unknown): number | undefined {
   if (e instanceof AcmeError) return e.extra.retryAfter;
-  if (isFlintError(e)) return e.retryAfter;
+  if (isFlintError(e)) return retryAfterSeconds(e);
   return undefined;
 }

@@ -9,6 +9,8 @@ import { fromPem } from '../../pki/pem.js';
 import { alternateChainFiles, checkAcmeConfig, DEFAULT_PROFILE, loadAcmeConfig, processingSettings } from './config.js';
 import { NonceService } from './nonces.js';
 import type { AcmeDeps } from './ports.js';
+import { AcmeEndpoints } from './endpoints.js';
+import { acmeFastHandler } from './fast.js';
 import { acmeRouter } from './routes.js';
 import { Sweeper } from './sweeper.js';
 import { makeResolver } from './validation/resolve.js';
@@ -81,6 +83,11 @@ export function acmeFrontend(rt: Runtime, opts: ServeOptions): Frontend {
     .then((ids) => ids.forEach((id) => pool.enqueue(id)))
     .catch((e) => rt.logger.warn({ err: e }, 'acme: cannot resume pending validations'));
   sweeper.start();
-  const router = acmeRouter({ deps, nonces: new NonceService(repo), provisioners: [...provisioners.values()], mountPath: '/acme' });
-  return { name: 'acme', mounts: [{ app: 'https', path: '/acme', router }], close: async () => (await sweeper.close(), await pool.close()) };
+  const endpoints = new AcmeEndpoints({ deps, nonces: new NonceService(repo), provisioners: [...provisioners.values()], mountPath: '/acme' });
+  return {
+    name: 'acme',
+    mounts: [{ app: 'https', path: '/acme', router: acmeRouter(endpoints) }],
+    fastHttps: [acmeFastHandler(endpoints, rt.logger)],
+    close: async () => (await sweeper.close(), await pool.close()),
+  };
 }

@@ -11,6 +11,7 @@
  * conditional processing → valid update; the loser revokes its own certificate (superseded).
  */
 import { isFlintError } from '../../errors/index.js';
+import type { ParsedCsr } from '../../pki/types.js';
 import type { AcmeOrderRecord } from '../../store/acme-types.js';
 import type { AcmeProvisioner } from './config.js';
 import { toProblem } from './errors.js';
@@ -34,9 +35,10 @@ function transient(e: unknown): boolean {
 /**
  * Issues the certificate of a processing order whose lease this node holds, and records the result.
  * Never throws for issuance problems: they end up on the order (invalid) or leave it processing
- * for a retry after the lease.
+ * for a retry after the lease. `parsed`: the order's CSR already parsed by finalize (else it is
+ * parsed from the stored bytes).
  */
-export async function finishOrder(d: FinishDeps, orderId: string, prov: Pick<AcmeProvisioner, 'issuer' | 'name'> | undefined, attempt = 1): Promise<void> {
+export async function finishOrder(d: FinishDeps, orderId: string, prov: Pick<AcmeProvisioner, 'issuer' | 'name'> | undefined, attempt = 1, parsed?: ParsedCsr): Promise<void> {
   const o = await d.repo.getOrder(orderId);
   if (!o || o.status !== 'processing') return;
   const actor = `acme:${o.accountId}`;
@@ -48,7 +50,7 @@ export async function finishOrder(d: FinishDeps, orderId: string, prov: Pick<Acm
     if (!serial) {
       if (!o.csr) throw new Error('processing order without a CSR');
       const issued = await d.authority.issue({
-        csr: o.csr, profile: o.profile, protocol: 'acme', requester, provisioner: prov?.name,
+        csr: parsed ?? o.csr, profile: o.profile, protocol: 'acme', requester, provisioner: prov?.name,
         notBefore: o.notBefore ?? undefined, notAfter: o.notAfter ?? undefined,
         ...(o.replaces ? { replaces: o.replaces } : {}),
         ...(prov?.issuer ? { issuerId: prov.issuer } : {}),

@@ -3,7 +3,7 @@
  * server answer with any HTTP error status and a human-readable text/plain body; codes that need
  * a more specific status than their kind override it below.
  */
-import { toFlintError, type ErrorKind, type FlintError } from '../../errors/index.js';
+import { retryAfterSeconds, toFlintError, type ErrorKind, type FlintError } from '../../errors/index.js';
 import type { EstResponse } from './ports.js';
 
 export const EST_STATUS: Readonly<Record<ErrorKind, number>> = Object.freeze({
@@ -43,7 +43,8 @@ export function errorResponse(err: unknown, opts: { basicChallenge?: boolean } =
   const status = estStatus(e);
   const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8' };
   if (status === 401 && opts.basicChallenge !== false) headers['WWW-Authenticate'] = BASIC_CHALLENGE;
-  if (e.retryAfter !== undefined) headers['Retry-After'] = String(e.retryAfter);
+  const retryAfter = retryAfterSeconds(e); // rateLimited; unavailable (store down: 503) always
+  if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
   const text = e.kind === 'internal' || e.kind === 'invalidConfig' ? 'internal error' : e.kind === 'unavailable' ? 'service unavailable' : [e.detail, ...e.reasons.filter((r) => r !== e.detail)].join('\n');
   return { status, headers, body: text + '\n' };
 }

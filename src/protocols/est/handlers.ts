@@ -176,30 +176,35 @@ export class EstHandlers {
       case 'issued':
         return this.storedCertificate(existing.serial);
       case 'approved':
-        return this.issueApproved(req, label, csr, id);
+        return this.issueApproved(req, label, csr, id, pending);
     }
   }
 
   /**
    * Issues an approved request once. Retries of the same request on this node are serialized per
    * approval id and re-read the approval after taking the lock, so the second one answers with the
-   * stored certificate. Across HA nodes the store's markIssued (a conditional approved → issued
-   * update) decides: a node that loses it revokes its own extra certificate as superseded and
-   * answers with the winner's.
+   * stored certificate. Across HA nodes a store lease per approval id lets one node sign; a node
+   * that finds it taken answers 202 (§4.2.3) and the client's next poll gets the certificate. The
+   * store's conditional markIssued (approved → issued) stays the last word.
    */
-  private issueApproved(req: EstRequest, label: EstLabel, csr: ParsedCsr, id: string): Promise<EstResponse> {
+  private issueApproved(req: EstRequest, label: EstLabel, csr: ParsedCsr, id: string, pending: () => EstResponse): Promise<EstResponse> {
     return this.withLock(id, async () => {
       const current = await this.p.approvals.get(id);
       if (!current) throw new FlintError('internal', `approval ${id} disappeared`);
       if (current.status === 'issued') return this.storedCertificate(current.serial);
       if (current.status !== 'approved') throw new FlintError('conflict', `request ${id} is ${current.status}`, { code: 'est.approvalState' });
-      const issued = await this.issue(req, label, csr, current.requester);
-      if (await this.p.approvals.markIssued(id, issued.serial)) return certsOnlyResponse(200, [issued.der]);
-      // Lost the race (another node): ours is an extra certificate for the same request.
-      await this.p.authority.revoke(issued.serial, { reason: SUPERSEDED, actor: `est:${req.label}:approval:${id}` }).catch(() => undefined);
-      const winner = await this.p.approvals.get(id);
-      if (winner?.status === 'issued') return this.storedCertificate(winner.serial);
-      throw new FlintError('conflict', `request ${id} changed state while it was being issued (now ${winner?.status ?? 'gone'}); retry`, { code: 'est.approvalState' });
+      const once = await this.p.exclusive(`approval:${id}`, async () => {
+        const again = await this.p.approvals.get(id); // another node may have finished between our read and the lease
+        if (again?.status === 'issued') return this.storedCertificate(again.serial);
+        const issued = await this.issue(req, label, csr, current.requester);
+        if (await this.p.approvals.markIssued(id, issued.serial)) return certsOnlyResponse(200, [issued.der]);
+        // Only if a lease holder outlived its lease: ours is an extra certificate for the same request.
+        await this.p.authority.revoke(issued.serial, { reason: SUPERSEDED, actor: `est:${req.label}:approval:${id}` }).catch(() => undefined);
+        const winner = await this.p.approvals.get(id);
+        if (winner?.status === 'issued') return this.storedCertificate(winner.serial);
+        throw new FlintError('conflict', `request ${id} changed state while it was being issued (now ${winner?.status ?? 'gone'}); retry`, { code: 'est.approvalState' });
+      });
+      return once.ran ? once.value : pending();
     });
   }
 

@@ -1,5 +1,6 @@
 /** The EST front-end factory for `serve` (src/cli/frontends.ts). */
 import type { Frontend, FrontendFactory } from '../../cli/frontends.js';
+import { exclusiveRunner } from '../../core/leases.js';
 import { loadEstConfig } from './config.js';
 import { EstHandlers } from './handlers.js';
 import { estRouter } from './routes.js';
@@ -11,6 +12,7 @@ export const estFrontend: FrontendFactory = (rt): Frontend => {
     authority: rt.authority,
     certificates: rt.store.certificates,
     approvals: rt.store.approvals,
+    exclusive: exclusiveRunner(rt.store.leases, rt.leases.nodeId),
     audit: rt.audit,
     config,
     defaultIssuer: rt.config.defaultIssuer,

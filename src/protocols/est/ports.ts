@@ -1,6 +1,7 @@
 /** The narrow slice of core and store the EST front-end uses (ARCHITECTURE.md rule 1). */
 import type { Authority } from '../../core/authority.js';
 import type { AuditSink, Clock } from '../../core/ports.js';
+import type { RunExclusive } from '../../core/leases.js';
 import type { ApprovalRepository, CertificateRepository } from '../../store/types.js';
 import type { EstConfig } from './config.js';
 
@@ -10,6 +11,8 @@ export interface EstPorts {
   authority: EstAuthority;
   certificates: Pick<CertificateRepository, 'get'>;
   approvals: ApprovalRepository;
+  /** One node at a time issues an approved request (store lease per approval id). */
+  exclusive: RunExclusive;
   audit: Pick<AuditSink, 'record'>;
   config: EstConfig;
   defaultIssuer: string;

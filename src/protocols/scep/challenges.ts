@@ -68,6 +68,8 @@ export class ScepChallenges {
     try {
       return await this.check(labelName, label, csr, usedBy);
     } catch (e) {
+      // A store that is down says nothing about the password: not a wrong guess.
+      if (e instanceof FlintError && e.kind === 'unavailable') throw e;
       // Throttles guessing (and scrypt work) per client address, as EST does for HTTP Basic.
       if (!f || nowMs - f.since >= FAILURE_WINDOW_MS) this.failures.set(ip, { count: 1, since: nowMs });
       else f.count++;

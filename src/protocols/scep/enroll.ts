@@ -199,11 +199,13 @@ export class ScepEnrollment {
 
   /**
    * Issues an approved request exactly once: serialized per approval id in-process, and across
-   * nodes the store's conditional approved → issued update decides; a loser revokes its extra
+   * nodes by a store lease per approval id — a node that finds it taken answers PENDING and the
+   * device's next CertPoll gets the certificate. The store's conditional approved → issued update
+   * stays the last word: a holder that outlived its lease and loses it revokes its extra
    * certificate (superseded) and answers with the winner's (as EST does).
    */
   private issueApproved(ctx: OperationContext, tx: ScepTransaction, id: string): Promise<CertRepOutcome> {
-    const run = async (): Promise<CertRepOutcome> => {
+    const issueOnce = async (): Promise<CertRepOutcome> => {
       const a = await this.p.approvals.get(id);
       if (!a) throw new FlintError('internal', `approval ${id} disappeared`);
       if (a.status === 'issued') return this.success(ctx, a.serial!);
@@ -216,6 +218,12 @@ export class ScepEnrollment {
       }
       await this.p.enrollment.updateScepTransaction(tx.label, tx.transactionId, { status: 'success', serial }, ['pending']);
       return this.success(ctx, serial);
+    };
+    const run = async (): Promise<CertRepOutcome> => {
+      const a = await this.p.approvals.get(id);
+      if (a?.status === 'issued') return issueOnce(); // answers from the store, no lease needed
+      const once = await this.p.exclusive(`approval:${id}`, issueOnce);
+      return once.ran ? once.value : { status: 'PENDING' };
     };
     const prev = this.locks.get(id) ?? Promise.resolve();
     const next = prev.catch(() => undefined).then(run);

@@ -3,7 +3,7 @@
  * verified) gets a CertRep FAILURE with a failInfo (RFC 8894 §3.3.2.2); anything before that
  * gets an HTTP status with a text/plain reason. Codes win over kinds.
  */
-import { toFlintError, type ErrorKind, type FlintError } from '../../errors/index.js';
+import { retryAfterSeconds, toFlintError, type ErrorKind, type FlintError } from '../../errors/index.js';
 import { FAIL_INFO, type FailInfo } from './wire.js';
 import type { ScepResponse } from './ports.js';
 
@@ -66,5 +66,7 @@ export function errorResponse(err: unknown): ScepResponse {
   const text = e.kind === 'internal' || e.kind === 'invalidConfig' ? 'internal error' : e.kind === 'unavailable' ? `service unavailable: ${e.detail}` : e.detail;
   const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8' };
   if (e.code === 'scep.methodNotAllowed') headers.Allow = 'GET, POST';
+  const retryAfter = retryAfterSeconds(e); // unavailable (store down: 503) always; rateLimited
+  if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
   return { status, headers, body: `${e.code}: ${text}\n` };
 }

@@ -6,6 +6,7 @@ import { keyFamily } from '../../pki/algorithms.js';
 import { certRef } from '../../pki/cms-read.js';
 import { parseCertificate } from '../../pki/certificate.js';
 import type { Runtime } from '../../cli/runtime.js';
+import { exclusiveRunner } from '../../core/leases.js';
 import { loadScepConfig, type ScepConfig } from './config.js';
 import { scepFastHandler } from './fast.js';
 import { ScepHandlers } from './handlers.js';
@@ -44,6 +45,7 @@ export function scepHandlers(rt: Runtime, config: ScepConfig, responders: Map<st
     authority: rt.authority,
     certificates: rt.store.certificates,
     approvals: rt.store.approvals,
+    exclusive: exclusiveRunner(rt.store.leases, rt.leases.nodeId),
     enrollment: rt.store.enrollment,
     revocation: rt.store.revocation,
     audit: rt.audit,

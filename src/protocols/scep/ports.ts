@@ -1,6 +1,7 @@
 /** The narrow slice of core, keys and store the SCEP front-end uses (ARCHITECTURE.md rule 1). */
 import type { Authority } from '../../core/authority.js';
 import type { AuditSink, Clock, RandomBytes } from '../../core/ports.js';
+import type { RunExclusive } from '../../core/leases.js';
 import type { Decrypter, Signer } from '../../keys/types.js';
 import type { ApprovalRepository, CertificateRepository, EnrollmentRepository, RevocationRepository } from '../../store/types.js';
 import type { ScepConfig } from './config.js';
@@ -24,6 +25,8 @@ export interface ScepPorts {
   authority: ScepAuthority;
   certificates: Pick<CertificateRepository, 'get'>;
   approvals: ApprovalRepository;
+  /** One node at a time issues an approved request (store lease per approval id). */
+  exclusive: RunExclusive;
   enrollment: EnrollmentRepository;
   revocation: Pick<RevocationRepository, 'latestCrl'>;
   audit: Pick<AuditSink, 'record' | 'emitted'>;

@@ -23,4 +23,12 @@ export const revocationMigrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 101,
+    name: 'revocation: covering partial index of revoked/held certificates (paged CRL reads, digest)',
+    sql: `
+      CREATE INDEX certificates_revoked ON certificates(issuer_id, serial, status, not_after, revoked_at, revocation_reason, created_at)
+        WHERE status IN ('revoked', 'hold');
+    `,
+  },
 ];

@@ -28,13 +28,22 @@ export function isUniqueViolation(e: unknown): boolean {
 export function isConnectionError(e: unknown): boolean {
   const code = (e as { code?: string } | null)?.code ?? '';
   return ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004'].includes(code) ||
-    /Connection terminated|connection timeout|Client has encountered a connection error/i.test((e as Error | null)?.message ?? '');
+    /Connection terminated|connection timeout|Client has encountered a connection error|Query read timeout/i.test((e as Error | null)?.message ?? '');
+}
+
+/**
+ * Give-ups of the server that a retry may get past: statement timeout or cancel (57014), deadlock
+ * (40P01), serialization failure (40001), lock timeout (55P03). Busy, not a bad request.
+ */
+export function isTransientError(e: unknown): boolean {
+  return ['57014', '40P01', '40001', '55P03'].includes((e as { code?: string } | null)?.code ?? '');
 }
 
 /** Wraps connection failures as `unavailable` (→ 503 + Retry-After at the edge); other errors pass through. */
 export function mapError(e: unknown): unknown {
   if (e instanceof FlintError) return e;
   if (isConnectionError(e)) return new FlintError('unavailable', 'the database is unreachable', { code: 'store.unavailable', cause: e, retryAfter: 5 });
+  if (isTransientError(e)) return new FlintError('unavailable', 'the database is busy', { code: 'store.busy', cause: e, retryAfter: 5 });
   return e;
 }
 
@@ -53,16 +62,20 @@ export async function inTx<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T
   }
   let broken = false;
   try {
-    await client.query('BEGIN');
-    if (opts.durable === false) await client.query('SET LOCAL synchronous_commit = off');
+    // One round trip either way (no parameters: the simple protocol runs both statements).
+    await client.query(opts.durable === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
     const out = await fn(client);
     await client.query('COMMIT');
     return out;
   } catch (e) {
-    try {
-      await client.query('ROLLBACK');
-    } catch {
-      broken = true; // the connection is gone: do not return it to the pool
+    // A lost or timed-out connection is not rolled back but dropped (the server rolls back on disconnect).
+    broken = isConnectionError(e);
+    if (!broken) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true; // the connection is gone: do not return it to the pool
+      }
     }
     throw mapError(e);
   } finally {
@@ -104,8 +117,13 @@ export async function appendAudit(c: pg.PoolClient, events: AuditInput[], now = 
     const b = i * 10;
     return `($${b + 1},$${b + 2},$${b + 3},$${b + 4},$${b + 5},$${b + 6},$${b + 7},$${b + 8},$${b + 9},$${b + 10})`;
   });
-  await c.query(`INSERT INTO audit_events (seq, time, actor, action, object, result, reason, data, prev_hash, hash) VALUES ${tuples.join(',')}`, values);
-  await c.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [seq, prevHash]);
+  // Rows and head in one statement (a data-modifying CTE always runs): one round trip less while the head is locked.
+  values.push(seq, prevHash);
+  await c.query(
+    `WITH appended AS (INSERT INTO audit_events (seq, time, actor, action, object, result, reason, data, prev_hash, hash) VALUES ${tuples.join(',')})
+     UPDATE audit_head SET seq = $${values.length - 1}, hash = $${values.length} WHERE id = 1`,
+    values,
+  );
   return out;
 }
 

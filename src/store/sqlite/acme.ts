@@ -179,6 +179,10 @@ export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
         if (patch.status) prep(d, 'UPDATE acme_accounts SET status = ? WHERE id = ?').run(patch.status, id);
         if (patch.jwk && patch.thumbprint) prep(d, 'UPDATE acme_accounts SET jwk = ?, thumbprint = ? WHERE id = ?').run(JSON.stringify(patch.jwk), patch.thumbprint, id);
         appendAuditSync(d, audit);
+      }).catch((e: unknown) => {
+        // Key rollover racing another account onto the same key (the unique thumbprint): a conflict, not a 500.
+        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new FlintError('conflict', 'the key is already in use by another account', { code: 'acme.keyInUse', cause: e });
+        throw e;
       }),
 
     createOrder: (o, authzs, audit = [], opts = {}) =>
@@ -213,7 +217,7 @@ export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
         }
         appendAuditSync(d, audit);
         return { status };
-      }),
+      }, opts.durable !== false),
     findReusableAuthz: async (accountId, identifier, wildcard, opts) => {
       const statuses = opts.includePending ? "('valid','pending')" : "('valid')";
       const r = db
@@ -327,6 +331,6 @@ export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
         applyRateLimits(d, opts.limits, opts.now ?? new Date());
         appendAuditSync(d, audit);
         return true;
-      }),
+      }, opts.durable !== false),
   };
 }

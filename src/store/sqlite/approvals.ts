@@ -1,31 +1,11 @@
 /** SQLite implementation of the shared approval queue. */
 import type Database from 'better-sqlite3';
-import type { ApprovalRequest } from '../approvals.js';
+import { toApproval } from '../rows.js';
 import type { ApprovalRepository } from '../types.js';
 import type { WriteBatcher } from './batch.js';
 import { appendAuditSync } from './audit.js';
 
 type Row = Record<string, unknown>;
-
-function toApproval(r: Row): ApprovalRequest {
-  return {
-    id: r.id as string,
-    protocol: r.protocol as ApprovalRequest['protocol'],
-    label: r.label as string,
-    profile: r.profile as string,
-    requester: r.requester as string,
-    subject: r.subject as string,
-    sans: JSON.parse(r.sans as string) as string[],
-    csrDer: r.csr_der as Buffer,
-    status: r.status as ApprovalRequest['status'],
-    createdAt: new Date(r.created_at as number),
-    decidedAt: r.decided_at == null ? null : new Date(r.decided_at as number),
-    decidedBy: (r.decided_by as string | null) ?? null,
-    reason: (r.reason as string | null) ?? null,
-    serial: (r.serial as string | null) ?? null,
-    extra: r.extra ? (JSON.parse(r.extra as string) as Record<string, unknown>) : null,
-  };
-}
 
 export function sqliteApprovalRepository(db: Database.Database, w: WriteBatcher): ApprovalRepository {
   const get = (id: string) => {

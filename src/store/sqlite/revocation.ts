@@ -1,24 +1,39 @@
 /** SQLite implementation of the revocation repositories. CRL numbers are stored as decimal text (up to 20 octets, RFC 5280 §5.2.3). */
 import type Database from 'better-sqlite3';
 import type { RevocationRepository, StoredCrl } from '../revocation-types.js';
+import { toStoredCrl } from '../rows.js';
 import type { StoreChange } from '../ha-types.js';
 import type { WriteBatcher } from './batch.js';
 
 type Row = Record<string, unknown>;
 
 export function sqliteRevocationRepository(db: Database.Database, writer: WriteBatcher, emit: (c: StoreChange) => void): RevocationRepository {
-  const revoked = db.prepare(
-    `SELECT serial, status, revoked_at, created_at, revocation_reason FROM certificates
-     WHERE issuer_id = ? AND status IN ('revoked', 'hold') AND not_after > ? ORDER BY serial`,
+  // Both read only the partial index certificates_revoked (migration 101): no table rows, no sort.
+  const page = db
+    .prepare(
+      `SELECT serial, status, revoked_at, created_at, revocation_reason FROM certificates
+       WHERE issuer_id = ? AND status IN ('revoked', 'hold') AND serial > ? AND not_after > ? ORDER BY serial LIMIT ?`,
+    )
+    .raw(true);
+  const digest = db.prepare(
+    `SELECT count(*) AS n, total(status = 'hold') AS h, max(revoked_at) AS m, total(revoked_at) AS t, total(revocation_reason) AS r
+     FROM certificates WHERE issuer_id = ? AND status IN ('revoked', 'hold')`,
   );
+  const crlNumber = db.prepare('SELECT number FROM crls WHERE ca_id = ? AND kind = ?');
+  const crlRow = db.prepare('SELECT * FROM crls WHERE ca_id = ? AND kind = ?');
   return {
-    listRevoked: async (caId, now) =>
-      (revoked.all(caId, now.getTime()) as Row[]).map((r) => ({
-        serial: r.serial as string,
-        status: r.status as 'revoked' | 'hold',
-        revokedAt: new Date((r.revoked_at ?? r.created_at) as number),
-        reason: (r.revocation_reason as number | null) ?? null,
+    // Rows as arrays (raw): a million-entry CRL reads a million rows, object rows cost twice as much.
+    revokedPage: async (caId, notAfterAfter, afterSerial, limit) =>
+      (page.all(caId, afterSerial ?? '', notAfterAfter.getTime(), limit) as unknown[][]).map((r) => ({
+        serial: r[0] as string,
+        status: r[1] as 'revoked' | 'hold',
+        revokedAt: new Date((r[2] ?? r[3]) as number),
+        reason: (r[4] as number | null) ?? null,
       })),
+    revokedDigest: async (caId) => {
+      const r = digest.get(caId) as Row;
+      return `${r.n}:${r.h}:${r.m ?? 0}:${r.t}:${r.r}`;
+    },
     nextCrlNumber: (caId) =>
       writer.run((d) => {
         const r = d.prepare('SELECT last_number FROM crl_numbers WHERE ca_id = ?').get(caId) as Row | undefined;
@@ -39,19 +54,13 @@ export function sqliteRevocationRepository(db: Database.Database, writer: WriteB
       });
       if (saved) emit({ kind: 'crl', caId: c.caId });
     },
-    latestCrl: async (caId, kind) => {
-      const r = db.prepare('SELECT * FROM crls WHERE ca_id = ? AND kind = ?').get(caId, kind) as Row | undefined;
-      if (!r) return undefined;
-      return {
-        caId,
-        kind,
-        number: BigInt(r.number as string),
-        baseNumber: r.base_number == null ? null : BigInt(r.base_number as string),
-        thisUpdate: new Date(r.this_update as number),
-        nextUpdate: new Date(r.next_update as number),
-        der: r.der as Buffer,
-        sourceHash: (r.source_hash as string | null) ?? null,
-      };
+    latestCrl: async (caId, kind, newerThan) => {
+      if (newerThan !== undefined) {
+        const n = crlNumber.get(caId, kind) as Row | undefined;
+        if (!n || BigInt(n.number as string) <= newerThan) return undefined;
+      }
+      const r = crlRow.get(caId, kind) as Row | undefined;
+      return r ? toStoredCrl(caId, kind, r) : undefined;
     },
   };
 }

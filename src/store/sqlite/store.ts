@@ -5,14 +5,11 @@ import { sqliteMigrations } from '../migrations/index.js';
 import type {
   AuditCheckpoint,
   AuditInput,
-  AuditRecord,
   AcmeRepository,
   ApprovalRepository,
   AuditRepository,
-  CaRecord,
   CaRepository,
   CertificateFilter,
-  CertificateRecord,
   CertificateRepository,
   EnrollmentRepository,
   LeaseRepository,
@@ -22,6 +19,7 @@ import type {
   RevocationRepository,
   Store,
 } from '../types.js';
+import { toAuditRecord, toCa, toCert } from '../rows.js';
 import { WriteBatcher } from './batch.js';
 import { appendAuditSync } from './audit.js';
 import { sqliteApprovalRepository } from './approvals.js';
@@ -45,56 +43,6 @@ function applyMigrations(db: Db): void {
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
     }).immediate();
   }
-}
-
-function toAuditRecord(r: Row): AuditRecord {
-  return {
-    seq: r.seq as number,
-    time: r.time as string,
-    actor: r.actor as string,
-    action: r.action as string,
-    object: r.object as string,
-    result: r.result as AuditRecord['result'],
-    reason: (r.reason as string | null) ?? null,
-    data: r.data ? (JSON.parse(r.data as string) as Record<string, unknown>) : null,
-    prevHash: r.prev_hash as string,
-    hash: r.hash as string,
-  };
-}
-
-function toCa(r: Row): CaRecord {
-  return {
-    id: r.id as string,
-    parentId: (r.parent_id as string | null) ?? null,
-    keyUri: r.key_uri as string,
-    certDer: r.cert_der as Buffer,
-    subject: r.subject as string,
-    ski: r.ski as string,
-    notBefore: new Date(r.not_before as number),
-    notAfter: new Date(r.not_after as number),
-    status: r.status as CaRecord['status'],
-    createdAt: new Date(r.created_at as number),
-  };
-}
-
-function toCert(r: Row): CertificateRecord {
-  return {
-    serial: r.serial as string,
-    issuerId: r.issuer_id as string,
-    subject: r.subject as string,
-    sans: JSON.parse(r.sans as string) as string[],
-    notBefore: new Date(r.not_before as number),
-    notAfter: new Date(r.not_after as number),
-    profile: r.profile as string,
-    requester: r.requester as string,
-    protocol: r.protocol as string,
-    status: r.status as CertificateRecord['status'],
-    revokedAt: r.revoked_at == null ? null : new Date(r.revoked_at as number),
-    revocationReason: (r.revocation_reason as number | null) ?? null,
-    der: r.der as Buffer,
-    createdAt: new Date(r.created_at as number),
-    replaces: (r.replaces as string | null) ?? null,
-  };
 }
 
 function isUniqueViolation(e: unknown): boolean {

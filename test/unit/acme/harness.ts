@@ -1,10 +1,13 @@
-/** In-process ACME router on a real SQLite store with a fake authority, driven through supertest. */
+/** In-process ACME endpoints (fast path + express router) on a real SQLite store with a fake authority, driven through supertest. */
 import express from 'express';
 import { FlattenedSign, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import request from 'supertest';
 import { FlintError } from '../../../src/errors/index.js';
 import type { AcmeProvisioner } from '../../../src/protocols/acme/config.js';
+import { AcmeEndpoints } from '../../../src/protocols/acme/endpoints.js';
+import { acmeFastHandler } from '../../../src/protocols/acme/fast.js';
 import { NonceService } from '../../../src/protocols/acme/nonces.js';
 import type { AcmeDeps } from '../../../src/protocols/acme/ports.js';
 import { acmeRouter } from '../../../src/protocols/acme/routes.js';
@@ -26,7 +29,7 @@ export async function newKey(alg = 'ES256'): Promise<Key> {
   return { priv: privateKey, jwk: await exportJWK(publicKey), alg };
 }
 
-export async function harness(opts: { provisioners?: (string | AcmeProvisioner)[]; issue?: AcmeDeps['authority']['issue']; deps?: Partial<AcmeDeps> } = {}) {
+export async function harness(opts: { provisioners?: (string | AcmeProvisioner)[]; issue?: AcmeDeps['authority']['issue']; deps?: Partial<AcmeDeps>; express?: boolean } = {}) {
   const tmp = tempDir('flintca-acme-unit-');
   const store = SqliteStore.open(join(tmp.path, 'db.sqlite'));
   const enqueued: string[] = [];
@@ -54,9 +57,14 @@ export async function harness(opts: { provisioners?: (string | AcmeProvisioner)[
     enqueueValidation: (id) => enqueued.push(id),
     ...opts.deps,
   };
+  // As `serve` wires it: the fast path first, express for whatever it leaves (opts.express: express only).
+  const endpoints = new AcmeEndpoints({ deps, nonces: new NonceService(store.acme), provisioners: opts.provisioners ?? ['acme'] });
   const app = express();
-  app.use('/acme', acmeRouter({ deps, nonces: new NonceService(store.acme), provisioners: opts.provisioners ?? ['acme'] }));
-  const agent = () => request(app);
+  app.use('/acme', acmeRouter(endpoints));
+  const fast = acmeFastHandler(endpoints);
+  const fastCtx = { draining: () => false, count: () => undefined };
+  const handler = opts.express ? app : (req: IncomingMessage, res: ServerResponse) => void (fast(req, res, fastCtx) || app(req, res));
+  const agent = () => request(handler);
 
   async function nonce(): Promise<string> {
     const r = await agent().head('/acme/acme/new-nonce').set('Host', HOST);
@@ -82,7 +90,7 @@ export async function harness(opts: { provisioners?: (string | AcmeProvisioner)[
     return r.headers.location as string;
   }
 
-  return { store, deps, agent, nonce, jws, post, account, enqueued, revoked, audited, close: async () => (await store.close(), tmp.cleanup()) };
+  return { store, deps, endpoints, app, agent, nonce, jws, post, account, enqueued, revoked, audited, close: async () => (await store.close(), tmp.cleanup()) };
 }
 
 export type Harness = Awaited<ReturnType<typeof harness>>;

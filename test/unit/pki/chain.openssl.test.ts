@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { requireTool } from '../../helpers/tmp.js';
 import { signatureAlgorithmIdentifier, type SignatureAlgorithm } from '../../../src/pki/algorithms.js';
 import { CertificateTemplate, assembleCertificate, buildTbsCertificate, parseCertificate } from '../../../src/pki/certificate.js';
 import { parseCsr, verifyCsrSignature } from '../../../src/pki/csr.js';
@@ -19,9 +20,6 @@ import { toPem } from '../../../src/pki/pem.js';
 import type { KeyUsage, NameAttribute, TbsCertificateInput } from '../../../src/pki/types.js';
 
 const HAS_OPENSSL = spawnSync('openssl', ['version']).status === 0;
-const REQUIRED = process.env.FLINTCA_REQUIRE_INTEROP === '1';
-if (!HAS_OPENSSL) console.warn(`!!! openssl not found: SKIPPING the pki/ openssl interop tests${REQUIRED ? ' (FLINTCA_REQUIRE_INTEROP=1: failing)' : ''}`);
-
 const dir = HAS_OPENSSL ? mkdtempSync(join(tmpdir(), 'flint-pki-')) : '';
 afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
 
@@ -102,7 +100,7 @@ function makeChain(v: Variant) {
   return { root, inter, leaf, issue, interKey, leafKey, tag: v.name.replace(/\W+/g, '_') };
 }
 
-describe.skipIf(!HAS_OPENSSL)('chains verified by openssl', () => {
+describe.skipIf(!requireTool(HAS_OPENSSL, 'openssl'))('chains verified by openssl', () => {
   for (const v of VARIANTS) {
     describe(v.name, () => {
       const c = HAS_OPENSSL ? makeChain(v) : undefined!;
@@ -213,6 +211,3 @@ describe.skipIf(!HAS_OPENSSL)('chains verified by openssl', () => {
   });
 });
 
-describe.runIf(REQUIRED)('interop requirements', () => {
-  it('openssl is installed', () => expect(HAS_OPENSSL).toBe(true));
-});

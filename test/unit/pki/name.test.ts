@@ -5,7 +5,7 @@
  * (subject field sliced out of the certificate unchanged).
  */
 import { describe, expect, it } from 'vitest';
-import { encodeName, nameToString, parseName } from '../../../src/pki/name.js';
+import { encodeName, nameToString, parseName, tagHeader } from '../../../src/pki/name.js';
 import { FlintError } from '../../../src/errors/index.js';
 import type { NameAttribute } from '../../../src/pki/types.js';
 
@@ -52,5 +52,15 @@ describe('name', () => {
     for (const g of ['', '00', '3003020100', '3005310330010a', '30', '3080', '300231', 'ffffffff']) {
       expect(() => parseName(Buffer.from(g, 'hex')), g).toThrow(FlintError);
     }
+  });
+});
+
+describe('tagHeader (DER definite lengths, X.690 §8.1.3)', () => {
+  it('uses the fewest length octets, up to four', () => {
+    expect(tagHeader(0x30, 0x7f).toString('hex')).toBe('307f');
+    expect(tagHeader(0x30, 0x80).toString('hex')).toBe('308180');
+    expect(tagHeader(0x30, 0xffff).toString('hex')).toBe('3082ffff');
+    expect(tagHeader(0x30, 0xffffff).toString('hex')).toBe('3083ffffff');
+    expect(tagHeader(0x30, 0x1000000).toString('hex')).toBe('308401000000'); // 16 MiB: four octets, not a truncated three
   });
 });

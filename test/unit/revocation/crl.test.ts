@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { signatureAlgorithmIdentifier } from '../../../src/pki/algorithms.js';
 import { parseCertificate } from '../../../src/pki/certificate.js';
-import { assembleCrl, buildTbsCrl, crlEntry } from '../../../src/pki/crl.js';
+import { assembleCrl, buildTbsCrl, crlEntry, CrlEntryWriter, type CrlEntry } from '../../../src/pki/crl.js';
+import { enumerated, generalizedTime, integer, octetString, oid, seq, time } from '../../../src/pki/der.js';
 import { hasCommand, run } from '../../helpers/flintca.js';
 import { requireTool, tempDir } from '../../helpers/tmp.js';
 
@@ -23,7 +24,31 @@ describe('CRL builder (RFC 5280 §5)', () => {
     expect(crlEntry({ serial: '80', revokedAt: t, reason: null }).subarray(2, 6).toString('hex')).toBe('02020080');
   });
 
-  it('produces CRLs openssl verifies and lists (full with 100k entries, delta + IDP); builds 100k entries fast', () => {
+  it('streams entries byte for byte like the generic DER writer (odd/padded/zero-led serials, UTCTime and GeneralizedTime, reasons)', () => {
+    const generic = (e: CrlEntry) => {
+      const exts: Buffer[] = [];
+      if (e.reason) exts.push(seq(oid('2.5.29.21'), octetString(enumerated(e.reason))));
+      if (e.invalidityDate) exts.push(seq(oid('2.5.29.24'), octetString(generalizedTime(e.invalidityDate))));
+      const hex = e.serial.length % 2 ? '0' + e.serial : e.serial;
+      return seq(integer(Buffer.from(hex, 'hex')), time(e.revokedAt), ...(exts.length ? [seq(...exts)] : []));
+    };
+    const serials = ['1', '0', '00', '7f', '80', 'ff', '0ab', '000ab', '00ff', '0080', 'abc', '1' + 'f'.repeat(39), 'c0ffee'.repeat(3)];
+    const times = [new Date('2026-01-02T03:04:05Z'), new Date('2050-06-07T08:09:10Z'), new Date('1999-12-31T23:59:59Z')];
+    const w = new CrlEntryWriter(64); // small chunks: entries cross chunk boundaries
+    const expected: Buffer[] = [];
+    serials.forEach((serial, i) => {
+      const e: CrlEntry = { serial, revokedAt: times[i % 3]!, reason: [null, 0, 1, 6][i % 4]!, invalidityDate: i % 5 === 0 ? times[0] : undefined };
+      expect(crlEntry(e).toString('hex'), serial).toBe(generic(e).toString('hex'));
+      w.add(e);
+      expected.push(generic(e));
+    });
+    expect(Buffer.concat(w.parts()).equals(Buffer.concat(expected))).toBe(true);
+    expect(w.count).toBe(serials.length);
+    expect(() => crlEntry({ serial: 'xyz', revokedAt: times[0]!, reason: null })).toThrow(/hex/);
+    expect(() => crlEntry({ serial: 'ab'.repeat(21), revokedAt: times[0]!, reason: null })).toThrow(/20 octets/);
+  });
+
+  it('produces CRLs openssl verifies and lists (full with 100k entries, delta + IDP, a list over 16 MiB); builds 100k entries fast', () => {
     if (!requireTool(hasCommand('openssl'), 'openssl')) return;
     const keyFile = join(tmp.path, 'ca.key');
     const crtFile = join(tmp.path, 'ca.pem');
@@ -51,5 +76,15 @@ describe('CRL builder (RFC 5280 §5)', () => {
     expect(text).toMatch(/Serial Number: 10000001[\s\S]*Key Compromise/);
     const dv = run('openssl', ['crl', '-inform', 'DER', '-in', delta, '-CAfile', crtFile, '-verify', '-noout']);
     expect(dv.stdout + dv.stderr).toMatch(/verify OK/);
+
+    // Past 16 MiB of entries (~400k) the list length takes four octets; openssl still verifies it.
+    const big = new CrlEntryWriter();
+    for (let i = 0; i < 420_000; i++) big.add({ serial: (0x7a000000_00000000n + BigInt(i) * 7919n).toString(16), revokedAt: now, reason: 1 });
+    expect(big.length).toBeGreaterThan(2 ** 24);
+    const btbs = buildTbsCrl({ signatureAlgorithm: ALG, issuerDer: ca.subjectDer, thisUpdate: now, nextUpdate: new Date(now.getTime() + 86400_000), entries: big, authorityKeyId: ca.subjectKeyId!, crlNumber: 9 });
+    const bigFile = join(tmp.path, 'big.crl');
+    writeFileSync(bigFile, assembleCrl(btbs, ALG, sign('sha256', btbs, key)));
+    const bv = run('openssl', ['crl', '-inform', 'DER', '-in', bigFile, '-CAfile', crtFile, '-verify', '-noout']);
+    expect(bv.stdout + bv.stderr).toMatch(/verify OK/);
   });
 });

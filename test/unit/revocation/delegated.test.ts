@@ -1,8 +1,9 @@
 /**
  * Delegated OCSP responders (RFC 6960 §4.2.2.2) through the real Authority and the shipped
- * `ocsp-responder` profile: the certificate's extensions, reuse across restarts, automatic
- * re-issue when less than a third of its life is left, and responses openssl accepts with only
- * the CA as trust anchor.
+ * `ocsp-responder` profile: the certificate's extensions, reuse across restarts (found in the
+ * store), automatic re-issue when less than a third of its life is left, responses openssl accepts
+ * with only the CA as trust anchor, and two nodes on one store: only the lease holder issues, the
+ * other uses the same certificate, and takes over issuance when the holder goes away.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -10,13 +11,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authority } from '../../../src/core/authority.js';
+import { LeaseKeeper } from '../../../src/core/leases.js';
 import type { Issuer, IssuerRegistry } from '../../../src/core/issuers.js';
 import { publicUrls } from '../../../src/core/ports.js';
 import type { Signer } from '../../../src/keys/types.js';
 import { signatureAlgorithmIdentifier } from '../../../src/pki/algorithms.js';
 import { parseCertificate } from '../../../src/pki/certificate.js';
+import { toPem } from '../../../src/pki/pem.js';
 import { loadProfiles } from '../../../src/profiles/index.js';
-import { DelegatedResponders, renewalDue, responderKeyLabel } from '../../../src/revocation/ocsp/delegated.js';
+import { DelegatedResponders, renewalDue, responderKeyLabel, responderLeaseName } from '../../../src/revocation/ocsp/delegated.js';
 import { OcspResponder } from '../../../src/revocation/ocsp/responder.js';
 import { SqliteStore } from '../../../src/store/index.js';
 import type { AuditInput } from '../../../src/store/types.js';
@@ -81,7 +84,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-const deps = (dir = 'ocsp') => ({ issuers: registry, keys: keyStore, authority, audit: auditSink, clock, dir: f(dir) });
+const deps = () => ({ issuers: registry, keys: keyStore, authority, audit: auditSink, clock, store, dir: f('ocsp') });
 
 describe('renewalDue', () => {
   it('is true once less than a third of the lifetime is left', () => {
@@ -101,7 +104,7 @@ describe('DelegatedResponders', () => {
     expect(generated).toBe(1);
     expect(keys.has(responderKeyLabel('issuing'))).toBe(true);
     expect(id.certs).toHaveLength(1);
-    writeFileSync(f('responder.pem'), readFileSync(f('ocsp/issuing.crt')));
+    writeFileSync(f('responder.pem'), toPem(id.certs[0]!, 'CERTIFICATE'));
     const text = run('openssl', ['x509', '-in', f('responder.pem'), '-noout', '-text']).stdout;
     expect(text).toMatch(/X509v3 Extended Key Usage:\s*\n\s*OCSP Signing\s*\n/);
     expect(text).toMatch(/OCSP No Check/);
@@ -111,7 +114,7 @@ describe('DelegatedResponders', () => {
     expect(audit.filter((e) => e.action === 'ocsp.responder.issue')).toHaveLength(1);
     expect((await store.certificates.list({ issuerId: 'issuing' })).filter((c) => c.profile === 'ocsp-responder')).toHaveLength(1);
 
-    // Restart: same key, same certificate.
+    // Restart: same key, same certificate (from the store).
     const b = new DelegatedResponders(deps());
     await b.start();
     expect(b.current('issuing')!.certs[0]!.equals(id.certs[0]!)).toBe(true);
@@ -127,12 +130,15 @@ describe('DelegatedResponders', () => {
     expect(renewed.keyHash.equals(id.keyHash)).toBe(true); // same key, new certificate
     expect(audit.filter((e) => e.action === 'ocsp.responder.issue')).toHaveLength(2);
     now -= 21 * DAY;
+    await a.close();
+    await b.close();
   });
 
   it('OcspResponder signs with the responder key; openssl verifies with only the CA as trust anchor', async () => {
     if (!enabled) return;
-    const delegated = new DelegatedResponders(deps('ocsp2')); // the first test left a certificate valid from day 21 in ocsp/
+    const delegated = new DelegatedResponders(deps()); // the certificate valid from day 21 the first test left is not usable yet
     await delegated.start();
+    expect(delegated.current('issuing')!.notBefore.getTime()).toBeLessThanOrEqual(now);
     const responder = new OcspResponder({ issuers: registry, store, clock, delegated });
     expect(run('openssl', ['ocsp', '-no_nonce', '-issuer', f('ca.pem'), '-cert', f('leaf.pem'), '-reqout', f('req.der')]).code).toBe(0);
     const r = await responder.respond(readFileSync(f('req.der')));
@@ -148,5 +154,43 @@ describe('DelegatedResponders', () => {
     const out2 = run('openssl', ['ocsp', '-respin', f('resp2.der'), '-issuer', f('ca.pem'), '-CAfile', f('ca.pem'), '-resp_text']);
     expect(out2.stdout + out2.stderr).toMatch(/Response verify OK/);
     expect(out2.stdout).not.toMatch(/OCSP Responder/);
+    await delegated.close();
+  });
+
+  it('two nodes on one store: the lease holder issues, the other serves the same certificate, then takes over', async () => {
+    if (!enabled) return;
+    now += 60 * DAY; // every responder certificate so far has expired
+    const storeB = SqliteStore.open(f('s.db')); // node B's own connection to the shared database
+    const kA = new LeaseKeeper(store.leases, 'node-a');
+    const kB = new LeaseKeeper(storeB.leases, 'node-b');
+    const issues = () => audit.filter((e) => e.action === 'ocsp.responder.issue').length;
+    const before = issues();
+    const keysBefore = generated;
+    const a = new DelegatedResponders({ ...deps(), leases: kA, leaseMs: 600, pollMs: 100 });
+    await a.start();
+    const b = new DelegatedResponders({ ...deps(), store: storeB, leases: kB, leaseMs: 600, pollMs: 100 });
+    await b.start();
+    expect(kA.holds(responderLeaseName('issuing'))).toBe(true);
+    expect(kB.holds(responderLeaseName('issuing'))).toBe(false);
+    expect(issues()).toBe(before + 1); // only the holder issued
+    expect(generated).toBe(keysBefore); // the existing responder key is reused
+    const first = a.current('issuing')!;
+    expect(b.current('issuing')!.certs[0]!.equals(first.certs[0]!)).toBe(true);
+
+    now += 21 * DAY; // renewal due: the follower does not issue
+    b.current('issuing');
+    await b.settle();
+    expect(issues()).toBe(before + 1);
+    await a.close();
+    await kA.close(); // node A goes away: B takes the lease and re-issues
+    const deadline = Date.now() + 5000;
+    while (b.current('issuing')!.certs[0]!.equals(first.certs[0]!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(b.current('issuing')!.certs[0]!.equals(first.certs[0]!)).toBe(false);
+    expect(kB.holds(responderLeaseName('issuing'))).toBe(true);
+    expect(issues()).toBe(before + 2);
+    now -= 81 * DAY;
+    await b.close();
+    await kB.close();
+    await storeB.close();
   });
 });

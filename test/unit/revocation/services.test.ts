@@ -1,21 +1,24 @@
 /**
  * CrlService and OcspResponder against a real SQLite store and a CA made by openssl (signer on
  * node:crypto), checked with openssl: numbering, persistence across restarts, debounce,
- * revocations seen through the store, nonce handling and cache invalidation.
+ * revocations seen through the store, nonce handling and cache invalidation, and two nodes
+ * sharing one database where only the holder of the CRL lease generates.
  */
-import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Issuer, IssuerRegistry } from '../../../src/core/issuers.js';
-import { signatureAlgorithmIdentifier } from '../../../src/pki/algorithms.js';
 import { parseCertificate } from '../../../src/pki/certificate.js';
-import { CrlService } from '../../../src/revocation/crl/service.js';
+import { LeaseKeeper } from '../../../src/core/leases.js';
+import { readHeader } from '../../../src/pki/der.js';
+import { crlLeadership, followStoreChanges } from '../../../src/revocation/crl/leader.js';
+import { CrlService, heldSerials } from '../../../src/revocation/crl/service.js';
 import { OcspResponder } from '../../../src/revocation/ocsp/responder.js';
 import { SqliteStore } from '../../../src/store/index.js';
 import type { AuditInput, CertificateRecord } from '../../../src/store/types.js';
 import { hasCommand, run } from '../../helpers/flintca.js';
 import { requireTool, tempDir } from '../../helpers/tmp.js';
+import { caFixture, SERIAL } from './ca-fixture.js';
 
 const tmp = tempDir('flintca-revsvc-');
 const enabled = requireTool(hasCommand('openssl'), 'openssl');
@@ -24,32 +27,10 @@ let registry: IssuerRegistry;
 let store: SqliteStore;
 const audit: AuditInput[] = [];
 const f = (n: string) => join(tmp.path, n);
-const SERIAL = '3a5f0c0ffee1';
 
 beforeAll(async () => {
   if (!enabled) return;
-  expect(run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-subj', '/CN=Svc Test CA', '-days', '2', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature', '-out', f('ca.pem')]).code).toBe(0);
-  expect(run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('leaf.key'), '-subj', '/CN=leaf', '-out', f('leaf.csr')]).code).toBe(0);
-  expect(run('openssl', ['x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-set_serial', '0x' + SERIAL, '-days', '1', '-out', f('leaf.pem')]).code).toBe(0);
-  const cert = parseCertificate(readFileSync(f('ca.pem'), 'utf8'));
-  const key = createPrivateKey(readFileSync(f('ca.key'), 'utf8'));
-  const publicKey = createPublicKey(key);
-  const signer = { keyUri: 'file:test', keyType: 'P-256', algorithm: 'ecdsa-sha256', publicKey: cert.subjectPublicKeyInfo, publicKeyObject: publicKey, sign: async (tbs: Uint8Array) => sign('sha256', tbs, key) } as const;
-  issuer = {
-    id: 'issuing',
-    record: { id: 'issuing', parentId: null, keyUri: 'file:test', certDer: cert.der, subject: 'CN=Svc Test CA', ski: cert.subjectKeyId!.toString('hex'), notBefore: cert.notBefore, notAfter: cert.notAfter, status: 'active', createdAt: new Date() },
-    cert,
-    signer: signer as unknown as Issuer['signer'],
-    publicKey,
-    signatureAlgorithm: 'ecdsa-sha256',
-    signatureAlgorithmDer: signatureAlgorithmIdentifier('ecdsa-sha256'),
-    chain: [cert.der],
-  };
-  registry = { list: () => [issuer], get: (id: string) => { if (id !== 'issuing') throw new Error(`no CA ${id}`); return issuer; }, has: (id: string) => id === 'issuing' } as unknown as IssuerRegistry;
-  store = SqliteStore.open(f('s.db'));
-  const leaf = parseCertificate(readFileSync(f('leaf.pem'), 'utf8'));
-  const rec: CertificateRecord = { serial: SERIAL, issuerId: 'issuing', subject: 'CN=leaf', sans: [], notBefore: leaf.notBefore, notAfter: leaf.notAfter, profile: 't', requester: 't', protocol: 'cli', status: 'valid', revokedAt: null, revocationReason: null, der: leaf.der, createdAt: new Date(), replaces: null };
-  await store.certificates.insert(rec);
+  ({ issuer, registry, store } = await caFixture(tmp.path));
 });
 afterAll(async () => {
   await store?.close();
@@ -176,5 +157,115 @@ describe('CrlService partitions (RFC 5280 §5.2.5)', () => {
     await svc.close();
     await again.close();
     await pstore.close();
+  });
+});
+
+describe('CrlService at scale', () => {
+  it('streams several store pages into one CRL and keeps certificates expired for less than a CRL period (RFC 5280 §3.3)', async () => {
+    if (!enabled) return;
+    const big = SqliteStore.open(f('big.db'));
+    const now = Date.now();
+    const base = { issuerId: 'issuing', subject: 'CN=x', sans: [], notBefore: new Date(now - 3 * 86400_000), notAfter: new Date(now + 86400_000), profile: 't', requester: 't', protocol: 'cli' as const, status: 'revoked' as const, revokedAt: new Date(now - 1000), revocationReason: 1, der: Buffer.from('00', 'hex'), createdAt: new Date(now), replaces: null };
+    await Promise.all(Array.from({ length: 12_345 }, (_, i) => big.certificates.insert({ ...base, serial: (0x5000000 + i * 3).toString(16) })));
+    await big.certificates.insert({ ...base, serial: 'e1', notAfter: new Date(now - 3600_000) }); // expired an hour ago: still listed
+    await big.certificates.insert({ ...base, serial: 'e2', notAfter: new Date(now - 2 * 86400_000) }); // expired two days ago: dropped
+    await big.certificates.insert({ ...base, serial: 'e3', status: 'hold', revocationReason: null });
+    const svc = new CrlService({ issuers: registry, store: big, audit: auditSink, clock: () => new Date() }, { pollMs: 60_000, validityMs: 86400_000 });
+    const crl = (await svc.generate('issuing'))!;
+    crlText(crl.der); // openssl verifies it (its text is too long to read back whole)
+    const serials: string[] = [];
+    const tbs = readHeader(crl.der, readHeader(crl.der).contentStart);
+    let pos = tbs.contentStart;
+    for (let i = 0; i < 5; i++) pos = readHeader(crl.der, pos).end; // version … nextUpdate
+    const list = readHeader(crl.der, pos);
+    for (let p = list.contentStart; p < list.end; p = readHeader(crl.der, p).end) {
+      const serial = readHeader(crl.der, readHeader(crl.der, p).contentStart);
+      serials.push(crl.der.toString('hex', serial.contentStart, serial.end));
+    }
+    expect(serials.length).toBe(12_345 + 2);
+    expect(serials).toContain('00e1'); // INTEGER: a 00 octet keeps it positive
+    expect(serials).not.toContain('00e2');
+    expect(heldSerials(crl.der)).toEqual(['e3']);
+    await svc.close();
+    await big.close();
+  });
+});
+
+describe('CrlService on two nodes sharing one database (lease crl:<ca>)', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  async function until(cond: () => Promise<boolean> | boolean, ms = 5000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!(await cond())) {
+      if (Date.now() > end) throw new Error('condition not met in time');
+      await sleep(25);
+    }
+  }
+  const leafRecord = (): CertificateRecord => {
+    const leaf = parseCertificate(readFileSync(f('leaf.pem'), 'utf8'));
+    return { serial: SERIAL, issuerId: 'issuing', subject: 'CN=leaf', sans: [], notBefore: leaf.notBefore, notAfter: leaf.notAfter, profile: 't', requester: 't', protocol: 'cli', status: 'valid', revokedAt: null, revocationReason: null, der: leaf.der, createdAt: new Date(), replaces: null };
+  };
+  /** One node: its own connection, lease keeper, audit records and CRL service. */
+  async function node(file: string, id: string, o: { missingWaitMs?: number } = {}) {
+    const st = SqliteStore.open(file);
+    const keeper = new LeaseKeeper(st.leases, id);
+    const generated: AuditInput[] = [];
+    const leader = await crlLeadership(keeper, ['issuing'], 600);
+    const svc = new CrlService({ issuers: registry, store: st, audit: { record: async (...e: AuditInput[]) => (generated.push(...e), []) }, clock: () => new Date(), leader }, { debounceMs: 20, pollMs: 100, ...o });
+    const unfollow = followStoreChanges(st, svc, (ca) => ca === 'issuing');
+    const close = async () => (unfollow(), await svc.close(), await keeper.close(), await st.close());
+    return { st, keeper, svc, generated, close };
+  }
+
+  it('only the leader generates; the follower serves its CRLs and takes over when it goes away', async () => {
+    if (!enabled) return;
+    const file = f('ha.db');
+    const seed = SqliteStore.open(file);
+    await seed.certificates.insert(leafRecord());
+    await seed.close();
+    const a = await node(file, 'node-a');
+    const b = await node(file, 'node-b');
+    expect(a.keeper.holds('crl:issuing')).toBe(true);
+    expect(b.keeper.holds('crl:issuing')).toBe(false);
+    await a.svc.start();
+    await b.svc.start();
+    expect((await b.svc.get('issuing')).number).toBe((await a.svc.get('issuing')).number);
+    expect(a.generated.filter((e) => e.action === 'crl.generate')).toHaveLength(1);
+    const n1 = (await a.svc.get('issuing')).number;
+
+    // Revoked through node B: B does not generate; A's store poll sees the change, B picks A's CRL up.
+    await b.st.certificates.setStatus({ serial: SERIAL, status: 'revoked', revokedAt: new Date(), reason: 1, fromStatuses: ['valid'] });
+    b.svc.onRevocation((await b.st.certificates.get(SERIAL))!);
+    await until(async () => (await b.svc.get('issuing')).number > n1);
+    expect(crlText((await b.svc.get('issuing')).der).toLowerCase()).toContain(SERIAL);
+    await until(() => a.generated.filter((e) => e.action === 'crl.generate').length === 2); // audited just after saving
+    expect(b.generated.filter((e) => e.action === 'crl.generate')).toHaveLength(0);
+
+    // A shuts down (releases its lease): B leads within a ttl and generates for the next change.
+    await a.close();
+    await until(() => b.keeper.holds('crl:issuing'), 1000);
+    const n2 = (await b.svc.get('issuing')).number;
+    await b.st.certificates.setStatus({ serial: SERIAL, status: 'valid', revokedAt: null, reason: null, fromStatuses: ['revoked'] });
+    await until(async () => (await b.svc.get('issuing')).number > n2);
+    await until(() => b.generated.filter((e) => e.action === 'crl.generate').length === 1);
+    expect(crlText((await b.svc.get('issuing')).der)).toMatch(/No Revoked Certificates/);
+    await b.close();
+  });
+
+  it('no CRL yet: a follower answers unavailable while another node holds the lease, and generates once no one does', async () => {
+    if (!enabled) return;
+    const file = f('ha-empty.db');
+    const holder = SqliteStore.open(file);
+    const silent = new LeaseKeeper(holder.leases, 'node-silent'); // holds the lease, never generates
+    expect(await silent.hold('crl:issuing', { ttlMs: 60_000 })).toBe(true);
+    const b = await node(file, 'node-b', { missingWaitMs: 300 });
+    await b.svc.start();
+    await expect(b.svc.get('issuing')).rejects.toMatchObject({ kind: 'unavailable', retryAfter: 5 });
+    expect(b.generated).toHaveLength(0);
+    await silent.close();
+    await holder.close();
+    const crl = await b.svc.get('issuing'); // claims the free lease at once and generates
+    expect(b.keeper.holds('crl:issuing')).toBe(true);
+    expect(crlText(crl.der)).toMatch(/No Revoked Certificates/);
+    await b.close();
   });
 });

@@ -1,4 +1,4 @@
-/** store/sqlite/revocation.ts: CRL numbers are monotonic and persisted; only newer CRLs replace older ones. */
+/** store/sqlite/revocation.ts: CRL numbers are monotonic and persisted; only newer CRLs replace older ones (paging and digest: test/contract/revocation-contract.ts). */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../../src/store/index.js';

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { isFlintError } from '../../../errors/index.js';
 import { parseCsr } from '../../../pki/csr.js';
+import type { ParsedCsr } from '../../../pki/types.js';
 import type { AcmeAuthzRecord, AcmeChallengeRecord, AcmeIdentifier, AcmeOrderRecord, AcmeRateLimit } from '../../../store/acme-types.js';
 import { identifierRefusal, type AcmeProvisioner } from '../config.js';
 import { ACME_ERROR_PREFIX, AcmeError, isAcmeErrorType, problem, toProblem } from '../errors.js';
@@ -118,7 +119,10 @@ export async function newOrder(ctx: AcmeContext): Promise<AcmeReply> {
     };
     const { status } = await ctx.deps.repo.createOrder(order, fresh, ctx.deps.audit.emitted([
       { actor: `acme:${a.id}`, action: 'acme.order.create', object: `acme-order:${order.id}`, result: 'ok', data: { identifiers: identifiers.map((i) => `${i.type}:${i.value}`), ...(reused.length ? { reusedAuthorizations: reused.map((x) => x.id) } : {}) } },
-    ]), { now, limits, reuse: reused.map((x) => x.id) });
+    ]), { now, limits, reuse: reused.map((x) => x.id), durable: false });
+    // Not flushed on its own (no fsync): a process crash keeps it (WAL); a power loss can drop a new
+    // order with its authorizations and audit record together, which costs the client a retry and
+    // issues nothing. The issuance's durable commit later syncs the whole WAL, order included.
     return { status: 201, json: renderOrder(ctx.urls, { ...order, status }, [...fresh, ...reused].map((x) => x.id)), location: ctx.urls.order(order.id) };
   };
   try {
@@ -162,8 +166,9 @@ export async function finalize(ctx: AcmeContext): Promise<AcmeReply> {
   if (!p || typeof p.csr !== 'string' || !/^[A-Za-z0-9_-]+$/.test(p.csr)) throw new AcmeError('malformed', 'finalize needs a base64url csr');
   const der = Buffer.from(p.csr, 'base64url');
   let names: string[];
+  let csr: ParsedCsr;
   try {
-    const csr = parseCsr(der);
+    csr = parseCsr(der);
     names = identifierKeys([...csr.sans.dns.map((value) => ({ type: 'dns' as const, value })), ...csr.sans.ip.map((value) => ({ type: 'ip' as const, value }))]);
     const cn = csr.subject.find((x) => x.type === 'CN')?.value.toLowerCase();
     if (cn && !names.includes(`dns:${cn}`) && !names.includes(`ip:${cn}`)) throw new AcmeError('badCSR', `CSR common name ${cn} is not one of the order identifiers`);
@@ -183,7 +188,7 @@ export async function finalize(ctx: AcmeContext): Promise<AcmeReply> {
   ]), { now, limits, durable: false }); // the issuance's durable commit follows (a power loss before it leaves the order ready)
   if (!started) throw new AcmeError('orderNotReady', 'order is no longer ready');
   // The store holds the job: if this node dies now, another node's sweeper finishes it.
-  const job = finishOrder(ctx.deps, o.id, ctx.prov).catch((e) => ctx.deps.logger?.warn({ err: e, order: o.id }, 'acme: finalization bookkeeping failed'));
+  const job = finishOrder(ctx.deps, o.id, ctx.prov, 1, csr).catch((e) => ctx.deps.logger?.warn({ err: e, order: o.id }, 'acme: finalization bookkeeping failed'));
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([job, new Promise((r) => (timer = setTimeout(r, ctx.deps.finalizeWaitMs ?? FINALIZE_WAIT_MS)))]);
   clearTimeout(timer);

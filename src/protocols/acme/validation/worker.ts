@@ -116,15 +116,18 @@ export class ValidationPool {
         }
       }
     }
+    // Results commit without their own fsync (safe against a process crash): a power loss can only
+    // take an authorization back to pending (the client's finalize then fails and it retries),
+    // never make one valid; finalize's issuance is durable and syncs the whole WAL before it.
     if (error === undefined) {
-      await repo.completeChallenge(id, { ok: true, validated: this.now() }, this.o.audit.emitted([{ ...event, result: 'ok' }]));
+      await repo.completeChallenge(id, { ok: true, validated: this.now() }, this.o.audit.emitted([{ ...event, result: 'ok' }]), { durable: false });
       return;
     }
     const p = toProblem(error);
     const prov = acct.provisioner ?? 'acme';
     const fl = this.o.failureLimit?.(prov);
     const limits = fl ? [{ key: `${prov}:failedValidationsPerIdentifier:${acct.id}:${authz.identifier.type}:${authz.identifier.value}`, name: 'failedValidationsPerIdentifier', limit: fl.limit, windowMs: fl.windowMs, mode: 'count' as const }] : [];
-    await repo.completeChallenge(id, { ok: false, error: { type: p.type, detail: p.detail, status: p.status } }, this.o.audit.emitted([{ ...event, result: 'denied', reason: p.detail }]), { now: this.now(), limits });
+    await repo.completeChallenge(id, { ok: false, error: { type: p.type, detail: p.detail, status: p.status } }, this.o.audit.emitted([{ ...event, result: 'denied', reason: p.detail }]), { now: this.now(), limits, durable: false });
   }
 
   /** Stops taking work and waits for in-flight validations. */

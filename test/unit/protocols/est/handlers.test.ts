@@ -7,6 +7,11 @@ import { checkChannelBinding, EstHandlers } from '../../../../src/protocols/est/
 import type { EstPorts, EstRequest } from '../../../../src/protocols/est/ports.js';
 import type { ApprovalRepository, ApprovalRequest, CertificateRecord } from '../../../../src/store/types.js';
 import type { ParsedCsr } from '../../../../src/pki/types.js';
+import { exclusiveRunner } from '../../../../src/core/leases.js';
+import { SqliteStore } from '../../../../src/store/index.js';
+
+/** Leases from a real (in-memory) SQLite store: this process is node-a. */
+const leaseStore = SqliteStore.open(':memory:');
 import { P256_CSR } from '../../pki/fixtures.js';
 
 const CERT = Buffer.from('3003020107', 'hex');
@@ -57,6 +62,7 @@ function setup(labels: Record<string, object>) {
     },
     certificates: { get: async (s) => (s === '07' ? ({ der: CERT } as CertificateRecord) : undefined) },
     approvals,
+    exclusive: exclusiveRunner(leaseStore.leases, 'node-a'),
     audit: { record: async (...e) => (audits.push(...e.map((x) => `${x.action}:${x.result}`)), []) },
     config: { users: [{ name: 'est', passwordHash: hashSecret('pw') }], labels: new Map(Object.entries(labels).map(([k, v]) => [k, estLabelSchema.parse(v)])), bootstrapCas: new Map() },
     defaultIssuer: 'issuing',
@@ -134,7 +140,7 @@ describe('EST handlers', () => {
     expect(ports.revoked).toEqual([]);
   });
 
-  it('a node that loses markIssued (HA race) revokes its extra certificate as superseded and answers the winner', async () => {
+  it('a holder that outlived its lease and loses markIssued revokes its extra certificate as superseded and answers the winner', async () => {
     const { h, approvals, ports } = setupIssuing({ gated: { requireApproval: true } });
     await h.handle('simpleenroll', req('gated'));
     const id = [...approvals.rows.keys()][0]!;
@@ -153,6 +159,22 @@ describe('EST handlers', () => {
     const winner = await h.handle('simpleenroll', req('gated'));
     expect(winner.body).toEqual(r.body);
     expect(ports.serials).toEqual(['01']);
+  });
+
+  it('while another node holds the approval lease it answers 202 and issues nothing; afterwards it issues', async () => {
+    const { h, approvals, ports } = setupIssuing({ gated: { requireApproval: true } });
+    await h.handle('simpleenroll', req('gated'));
+    const id = [...approvals.rows.keys()][0]!;
+    await approvals.decide(id, 'approved', 'op', null);
+    expect(await leaseStore.leases.acquire(`approval:${id}`, 'node-b', 60_000)).toBe(true);
+    const busy = await h.handle('simpleenroll', req('gated'));
+    expect(busy.status).toBe(202);
+    expect(busy.headers['Retry-After']).toBeDefined();
+    expect(ports.serials).toEqual([]);
+    await leaseStore.leases.release(`approval:${id}`, 'node-b');
+    expect((await h.handle('simpleenroll', req('gated'))).status).toBe(200);
+    expect(ports.serials).toEqual(['01']);
+    expect(await leaseStore.leases.get(`approval:${id}`)).toBeUndefined(); // released after issuing
   });
 
   it('channel binding: the CSR challengePassword must be the base64 tls-unique or tls-exporter value', async () => {
@@ -199,6 +221,7 @@ function setupIssuing(labels: Record<string, object>) {
     },
     certificates: { get: async (s) => records.get(s) },
     approvals,
+    exclusive: exclusiveRunner(leaseStore.leases, 'node-a'),
     audit: { record: async () => [] },
     config: { users: [{ name: 'est', passwordHash: hashSecret('pw') }], labels: new Map(Object.entries(labels).map(([k, v]) => [k, estLabelSchema.parse(v)])), bootstrapCas: new Map() },
     defaultIssuer: 'issuing',
