@@ -63,6 +63,32 @@ export function walkCsrDer(der: Buffer): CsrDerParts | undefined {
 
 const RSA_SIZES = new Set(['RSA-2048', 'RSA-3072', 'RSA-4096']);
 
+/**
+ * What an SPKI's algorithm (and RSA modulus or EC named curve) says about the key: keyType is one
+ * we issue for, or 'unsupported'; keyBits the modulus or curve size when known. Shared by both paths.
+ */
+export function keyTypeOf(algorithmOid: string, curve?: string, modulus?: Buffer): { keyType: KeyType | 'unsupported'; keyBits: number; algorithmOid: string } {
+  switch (algorithmOid) {
+    case OID.rsaEncryption:
+    case OID.rsassaPss: {
+      const mod = modulus ?? Buffer.alloc(0);
+      let i = 0;
+      while (i < mod.length - 1 && mod[i] === 0) i++;
+      const keyBits = (mod.length - i - 1) * 8 + (32 - Math.clz32(mod[i] ?? 0));
+      const sized = `RSA-${keyBits}`;
+      return { keyType: algorithmOid === OID.rsaEncryption && RSA_SIZES.has(sized) ? (sized as KeyType) : 'unsupported', keyBits, algorithmOid };
+    }
+    case OID.ecPublicKey:
+      if (curve === OID.p256) return { keyType: 'P-256', keyBits: 256, algorithmOid };
+      if (curve === OID.p384) return { keyType: 'P-384', keyBits: 384, algorithmOid };
+      return { keyType: 'unsupported', keyBits: curve === '1.3.132.0.35' ? 521 : 0, algorithmOid };
+    case OID.ed25519:
+      return { keyType: 'Ed25519', keyBits: 256, algorithmOid };
+    default:
+      return { keyType: 'unsupported', keyBits: 0, algorithmOid };
+  }
+}
+
 /** spkiKeyType for well-formed RSA, EC and Ed25519 keys (RFC 3279 §2.3, RFC 5480, RFC 8410). */
 export function spkiKeyTypeDer(spki: Buffer): { keyType: KeyType | 'unsupported'; keyBits: number; algorithmOid: string } | undefined {
   try {
@@ -74,32 +100,12 @@ export function spkiKeyTypeDer(spki: Buffer): { keyType: KeyType | 'unsupported'
     const algorithmOid = oidText(algOidEl);
     const bits = valueOf(key);
     if (bits[0] !== 0) return undefined; // unused bits: asn1js decides
-    switch (algorithmOid) {
-      case OID.rsaEncryption:
-      case OID.rsassaPss: {
-        const rsa = bits.subarray(1);
-        if (rsa[0] !== 0x30 || !whole(rsa)) return undefined;
-        const [n, e, more] = childViews(rsa);
-        if (more || n?.[0] !== 0x02 || e?.[0] !== 0x02) return undefined;
-        const mod = valueOf(n);
-        let i = 0;
-        while (i < mod.length - 1 && mod[i] === 0) i++;
-        if (mod.length === 0) return undefined;
-        const keyBits = (mod.length - i - 1) * 8 + (32 - Math.clz32(mod[i]!));
-        const sized = `RSA-${keyBits}`;
-        return { keyType: algorithmOid === OID.rsaEncryption && RSA_SIZES.has(sized) ? (sized as KeyType) : 'unsupported', keyBits, algorithmOid };
-      }
-      case OID.ecPublicKey: {
-        const curve = params?.[0] === 0x06 ? oidText(params) : undefined;
-        if (curve === OID.p256) return { keyType: 'P-256', keyBits: 256, algorithmOid };
-        if (curve === OID.p384) return { keyType: 'P-384', keyBits: 384, algorithmOid };
-        return { keyType: 'unsupported', keyBits: curve === '1.3.132.0.35' ? 521 : 0, algorithmOid };
-      }
-      case OID.ed25519:
-        return { keyType: 'Ed25519', keyBits: 256, algorithmOid };
-      default:
-        return { keyType: 'unsupported', keyBits: 0, algorithmOid };
-    }
+    if (algorithmOid !== OID.rsaEncryption && algorithmOid !== OID.rsassaPss) return keyTypeOf(algorithmOid, params?.[0] === 0x06 ? oidText(params) : undefined);
+    const rsa = bits.subarray(1);
+    if (rsa[0] !== 0x30 || !whole(rsa)) return undefined;
+    const [n, e, more] = childViews(rsa);
+    if (more || n?.[0] !== 0x02 || e?.[0] !== 0x02 || n.length < 3) return undefined;
+    return keyTypeOf(algorithmOid, undefined, valueOf(n));
   } catch {
     return undefined;
   }

@@ -22,7 +22,7 @@ import { FlintError, type ErrorKind } from '../errors/index.js';
 import { OID, type KeyType } from './algorithms.js';
 import { EXTENSION_OIDS, parseSubjectAltName } from './extensions.js';
 import { contentOf, decodeAsn1, isContext, isUniversal, kids, nameFromAsn1, oidOf, rawOf, stringOf } from './name.js';
-import { walkCsrDer, spkiKeyTypeDer, type CsrDerParts } from './csr-der.js';
+import { keyTypeOf, walkCsrDer, spkiKeyTypeDer, type CsrDerParts } from './csr-der.js';
 import { derOrPem } from './pem.js';
 import { publicKeyFromSpki } from './public-key.js';
 import type { ParsedCsr } from './types.js';
@@ -54,31 +54,11 @@ export function spkiKeyType(spki: Uint8Array, kind: ErrorKind = 'malformed'): { 
     throw new FlintError(kind, 'SubjectPublicKeyInfo is not SEQUENCE { AlgorithmIdentifier, BIT STRING }');
   }
   const bits = contentOf(key);
-  switch (algorithmOid) {
-    case OID.rsaEncryption:
-    case OID.rsassaPss: {
-      const rsa = decodeAsn1(bits, 'RSAPublicKey', kind);
-      const [n, e] = kids(rsa);
-      if (!isUniversal(n, 2) || !isUniversal(e, 2)) throw new FlintError(kind, 'RSAPublicKey is not SEQUENCE { modulus, publicExponent }');
-      const mod = contentOf(n);
-      let i = 0;
-      while (i < mod.length - 1 && mod[i] === 0) i++;
-      const keyBits = (mod.length - i - 1) * 8 + (32 - Math.clz32(mod[i]!));
-      const sized = `RSA-${keyBits}`;
-      const ok = algorithmOid === OID.rsaEncryption && (sized === 'RSA-2048' || sized === 'RSA-3072' || sized === 'RSA-4096');
-      return { keyType: ok ? (sized as KeyType) : 'unsupported', keyBits, algorithmOid };
-    }
-    case OID.ecPublicKey: {
-      const curve = oidOf(params);
-      if (curve === OID.p256) return { keyType: 'P-256', keyBits: 256, algorithmOid };
-      if (curve === OID.p384) return { keyType: 'P-384', keyBits: 384, algorithmOid };
-      return { keyType: 'unsupported', keyBits: curve === '1.3.132.0.35' ? 521 : 0, algorithmOid };
-    }
-    case OID.ed25519:
-      return { keyType: 'Ed25519', keyBits: 256, algorithmOid };
-    default:
-      return { keyType: 'unsupported', keyBits: 0, algorithmOid };
-  }
+  if (algorithmOid !== OID.rsaEncryption && algorithmOid !== OID.rsassaPss) return keyTypeOf(algorithmOid, oidOf(params));
+  const rsa = decodeAsn1(bits, 'RSAPublicKey', kind);
+  const [n, e] = kids(rsa);
+  if (!isUniversal(n, 2) || !isUniversal(e, 2)) throw new FlintError(kind, 'RSAPublicKey is not SEQUENCE { modulus, publicExponent }');
+  return keyTypeOf(algorithmOid, undefined, contentOf(n));
 }
 
 // ---- signature verification -------------------------------------------------------------------
