@@ -4,55 +4,11 @@
  * statement (INSERT … ON CONFLICT DO NOTHING, UPDATE … WHERE state), so any number of nodes agree.
  */
 import type pg from 'pg';
-import type { AdminToken, EnrollmentRepository, ScepChallenge, ScepTransaction } from '../enrollment-types.js';
+import { toChallenge, toToken, toTx } from '../enrollment-rows.js';
+import type { EnrollmentRepository } from '../enrollment-types.js';
 import { FlintError } from '../../errors/index.js';
 import { lazyQuery } from './lazy-commit.js';
-import { appendAudit, inTx, ms, query, type Row } from './db.js';
-
-const date = (v: unknown) => (v == null ? null : new Date(ms(v)));
-
-function toTx(r: Row): ScepTransaction {
-  return {
-    label: r.label as string,
-    transactionId: r.transaction_id as string,
-    signerKey: r.signer_key as string,
-    csrHash: r.csr_hash as string,
-    messageType: r.message_type as number,
-    status: r.status as ScepTransaction['status'],
-    serial: (r.serial as string | null) ?? null,
-    failInfo: (r.fail_info as number | null) ?? null,
-    approvalId: (r.approval_id as string | null) ?? null,
-    createdAt: new Date(ms(r.created_at)),
-    updatedAt: new Date(ms(r.updated_at)),
-  };
-}
-
-function toChallenge(r: Row): ScepChallenge {
-  return {
-    hash: r.hash as string,
-    label: r.label as string,
-    subject: (r.subject as string | null) ?? null,
-    sans: r.sans ? (JSON.parse(r.sans as string) as string[]) : null,
-    createdBy: r.created_by as string,
-    createdAt: new Date(ms(r.created_at)),
-    expiresAt: new Date(ms(r.expires_at)),
-    usedAt: date(r.used_at),
-    usedBy: (r.used_by as string | null) ?? null,
-  };
-}
-
-function toToken(r: Row): AdminToken {
-  return {
-    id: r.id as string,
-    hash: r.hash as string,
-    scopes: JSON.parse(r.scopes as string) as string[],
-    description: (r.description as string | null) ?? null,
-    createdBy: r.created_by as string,
-    createdAt: new Date(ms(r.created_at)),
-    revokedAt: date(r.revoked_at),
-    lastUsedAt: date(r.last_used_at),
-  };
-}
+import { appendAudit, inTx, query } from './db.js';
 
 const SELECT_TX = 'SELECT * FROM scep_transactions WHERE label = $1 AND transaction_id = $2';
 

@@ -2,54 +2,19 @@
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type {
-  AcmeAccountRecord,
   AcmeAuthzRecord,
-  AcmeChallengeRecord,
-  AcmeOrderRecord,
   AcmeRateLimit,
   AcmeRepository,
   AcmeStoredProblem,
 } from '../acme-types.js';
 import { FlintError } from '../../errors/index.js';
+import { toAccount, toAuthz, toChallenge, toEabKey, toOrder } from '../acme-rows.js';
 import { appendAuditSync } from './audit.js';
 import { prep } from './prep.js';
 import type { WriteBatcher } from './batch.js';
 
 type Row = Record<string, unknown>;
 type Db = Database.Database;
-
-const date = (v: unknown): Date | null => (v == null ? null : new Date(v as number));
-const problem = (v: unknown): AcmeStoredProblem | null => (v == null ? null : (JSON.parse(v as string) as AcmeStoredProblem));
-
-function toAccount(r: Row): AcmeAccountRecord {
-  return {
-    id: r.id as string,
-    thumbprint: r.thumbprint as string,
-    jwk: JSON.parse(r.jwk as string) as Record<string, unknown>,
-    contact: JSON.parse(r.contact as string) as string[],
-    status: r.status as AcmeAccountRecord['status'],
-    createdAt: new Date(r.created_at as number),
-    provisioner: (r.provisioner as string | undefined) ?? 'acme',
-  };
-}
-
-function toOrder(r: Row): AcmeOrderRecord {
-  return {
-    id: r.id as string,
-    accountId: r.account_id as string,
-    status: r.status as AcmeOrderRecord['status'],
-    identifiers: JSON.parse(r.identifiers as string) as AcmeOrderRecord['identifiers'],
-    notBefore: date(r.not_before),
-    notAfter: date(r.not_after),
-    expires: new Date(r.expires as number),
-    certSerial: (r.cert_serial as string | null) ?? null,
-    error: problem(r.error),
-    profile: r.profile as string,
-    replaces: (r.replaces as string | null) ?? null,
-    createdAt: new Date(r.created_at as number),
-    csr: r.csr == null ? null : Buffer.from(r.csr as Uint8Array),
-  };
-}
 
 let counterWrites = 0;
 
@@ -93,30 +58,8 @@ function invalidateLinkedOrders(d: Db, authzId: string, error: AcmeStoredProblem
     error ? JSON.stringify(error) : null, authzId);
 }
 
-function toChallenge(r: Row): AcmeChallengeRecord {
-  return {
-    id: r.id as string,
-    authzId: r.authz_id as string,
-    type: r.type as AcmeChallengeRecord['type'],
-    token: r.token as string,
-    status: r.status as AcmeChallengeRecord['status'],
-    validated: date(r.validated),
-    error: problem(r.error),
-  };
-}
-
 function loadAuthz(db: Db, r: Row): AcmeAuthzRecord {
-  const chs = (prep(db, 'SELECT * FROM acme_challenges WHERE authz_id = ? ORDER BY rowid').all(r.id) as Row[]).map(toChallenge);
-  return {
-    id: r.id as string,
-    orderId: r.order_id as string,
-    accountId: r.account_id as string,
-    identifier: JSON.parse(r.identifier as string) as AcmeAuthzRecord['identifier'],
-    status: r.status as AcmeAuthzRecord['status'],
-    expires: new Date(r.expires as number),
-    wildcard: r.wildcard === 1,
-    challenges: chs,
-  };
+  return toAuthz(r, (prep(db, 'SELECT * FROM acme_challenges WHERE authz_id = ? ORDER BY rowid').all(r.id) as Row[]).map(toChallenge));
 }
 
 export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
@@ -159,11 +102,7 @@ export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
       }),
     getEabKey: async (kid) => {
       const r = prep(db, 'SELECT * FROM acme_eab_keys WHERE kid = ?').get(kid) as Row | undefined;
-      if (!r) return undefined;
-      return {
-        kid: r.kid as string, provisioner: r.provisioner as string, hmacKey: Buffer.from(r.hmac_key as Uint8Array), createdAt: new Date(r.created_at as number),
-        accountId: (r.account_id as string | null) ?? null, usedAt: date(r.used_at),
-      };
+      return r ? toEabKey(r) : undefined;
     },
     getAccount: async (id) => {
       const r = prep(db, 'SELECT * FROM acme_accounts WHERE id = ?').get(id) as Row | undefined;

@@ -1,56 +1,12 @@
 /** SQLite implementation of the enrollment repositories (SCEP transactions, challenges, admin tokens). */
 import type Database from 'better-sqlite3';
-import type { AdminToken, EnrollmentRepository, ScepChallenge, ScepTransaction } from '../enrollment-types.js';
+import { toChallenge, toToken, toTx } from '../enrollment-rows.js';
+import type { EnrollmentRepository } from '../enrollment-types.js';
 import type { WriteBatcher } from './batch.js';
 import { appendAuditSync } from './audit.js';
 import { prep } from './prep.js';
 
 type Row = Record<string, unknown>;
-const date = (v: unknown) => (v == null ? null : new Date(v as number));
-
-function toTx(r: Row): ScepTransaction {
-  return {
-    label: r.label as string,
-    transactionId: r.transaction_id as string,
-    signerKey: r.signer_key as string,
-    csrHash: r.csr_hash as string,
-    messageType: r.message_type as number,
-    status: r.status as ScepTransaction['status'],
-    serial: (r.serial as string | null) ?? null,
-    failInfo: (r.fail_info as number | null) ?? null,
-    approvalId: (r.approval_id as string | null) ?? null,
-    createdAt: new Date(r.created_at as number),
-    updatedAt: new Date(r.updated_at as number),
-  };
-}
-
-function toChallenge(r: Row): ScepChallenge {
-  return {
-    hash: r.hash as string,
-    label: r.label as string,
-    subject: (r.subject as string | null) ?? null,
-    sans: r.sans ? (JSON.parse(r.sans as string) as string[]) : null,
-    createdBy: r.created_by as string,
-    createdAt: new Date(r.created_at as number),
-    expiresAt: new Date(r.expires_at as number),
-    usedAt: date(r.used_at),
-    usedBy: (r.used_by as string | null) ?? null,
-  };
-}
-
-function toToken(r: Row): AdminToken {
-  return {
-    id: r.id as string,
-    hash: r.hash as string,
-    scopes: JSON.parse(r.scopes as string) as string[],
-    description: (r.description as string | null) ?? null,
-    createdBy: r.created_by as string,
-    createdAt: new Date(r.created_at as number),
-    revokedAt: date(r.revoked_at),
-    lastUsedAt: date(r.last_used_at),
-  };
-}
-
 export function sqliteEnrollmentRepository(db: Database.Database, w: WriteBatcher): EnrollmentRepository {
   const getTx = prep(db, 'SELECT * FROM scep_transactions WHERE label = ? AND transaction_id = ?');
   const readTx = (label: string, id: string) => {

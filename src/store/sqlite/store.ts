@@ -4,7 +4,6 @@ import { FlintError } from '../../errors/index.js';
 import { sqliteMigrations } from '../migrations/index.js';
 import type {
   AuditCheckpoint,
-  AuditInput,
   AcmeRepository,
   ApprovalRepository,
   AuditRepository,

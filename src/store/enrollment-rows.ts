@@ -1,0 +1,51 @@
+/**
+ * Row → record mapping of the SCEP and admin-token tables, shared by the SQLite and PostgreSQL
+ * stores (integer-ms timestamps, JSON as text; see rows.ts).
+ */
+import type { AdminToken, ScepChallenge, ScepTransaction } from './enrollment-types.js';
+import type { Row } from './rows.js';
+
+const date = (v: unknown) => (v == null ? null : new Date(Number(v)));
+
+export function toTx(r: Row): ScepTransaction {
+  return {
+    label: r.label as string,
+    transactionId: r.transaction_id as string,
+    signerKey: r.signer_key as string,
+    csrHash: r.csr_hash as string,
+    messageType: r.message_type as number,
+    status: r.status as ScepTransaction['status'],
+    serial: (r.serial as string | null) ?? null,
+    failInfo: (r.fail_info as number | null) ?? null,
+    approvalId: (r.approval_id as string | null) ?? null,
+    createdAt: new Date(Number(r.created_at)),
+    updatedAt: new Date(Number(r.updated_at)),
+  };
+}
+
+export function toChallenge(r: Row): ScepChallenge {
+  return {
+    hash: r.hash as string,
+    label: r.label as string,
+    subject: (r.subject as string | null) ?? null,
+    sans: r.sans ? (JSON.parse(r.sans as string) as string[]) : null,
+    createdBy: r.created_by as string,
+    createdAt: new Date(Number(r.created_at)),
+    expiresAt: new Date(Number(r.expires_at)),
+    usedAt: date(r.used_at),
+    usedBy: (r.used_by as string | null) ?? null,
+  };
+}
+
+export function toToken(r: Row): AdminToken {
+  return {
+    id: r.id as string,
+    hash: r.hash as string,
+    scopes: JSON.parse(r.scopes as string) as string[],
+    description: (r.description as string | null) ?? null,
+    createdBy: r.created_by as string,
+    createdAt: new Date(Number(r.created_at)),
+    revokedAt: date(r.revoked_at),
+    lastUsedAt: date(r.last_used_at),
+  };
+}
