@@ -17,7 +17,7 @@ export type KeyStoreConfig =
   | { kind: 'file'; dir: string; passphrase: string };
 
 /**
- * Opens the configured key store. For SoftHSM, `process.env.SOFTHSM2_CONF` must already point at
+ * Opens the configured key store. For SoftHSM, the SOFTHSM2_CONF environment variable must already point at
  * its configuration (cli/ sets it before calling this).
  */
 export async function openKeyStore(cfg: KeyStoreConfig): Promise<KeyStore> {

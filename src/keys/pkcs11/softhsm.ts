@@ -2,8 +2,8 @@
  * SoftHSM 2 helpers for development and tests: find the module, make a throwaway token.
  *
  * SoftHSM reads its configuration file from `SOFTHSM2_CONF` when the module is initialised
- * (C_Initialize). This helper does NOT touch `process.env`: the caller (cli/, tests) must set
- * `process.env.SOFTHSM2_CONF = confPath` BEFORE opening a Pkcs11KeyStore on that module in this
+ * (C_Initialize). This helper does NOT change the environment: the caller (config/useSoftHsmConf, tests) must set
+ * SOFTHSM2_CONF = confPath BEFORE opening a Pkcs11KeyStore on that module in this
  * process; a process can use only one SoftHSM configuration at a time.
  */
 import { execFile, spawnSync } from 'node:child_process';
