@@ -3,9 +3,8 @@
  * timestamps as integer ms, JSON as text, binary as bytes; see rows.ts).
  */
 import type { AcmeAccountRecord, AcmeAuthzRecord, AcmeChallengeRecord, AcmeEabKeyRecord, AcmeOrderRecord, AcmeStoredProblem } from './acme-types.js';
-import type { Row } from './rows.js';
+import { date, dateOrNull, type Row } from './rows.js';
 
-export const date = (v: unknown): Date | null => (v == null ? null : new Date(Number(v)));
 const problem = (v: unknown): AcmeStoredProblem | null => (v == null ? null : (JSON.parse(v as string) as AcmeStoredProblem));
 export const problemText = (p: AcmeStoredProblem | null | undefined): string | null => (p ? JSON.stringify(p) : null);
 
@@ -16,7 +15,7 @@ export function toAccount(r: Row): AcmeAccountRecord {
     jwk: JSON.parse(r.jwk as string) as Record<string, unknown>,
     contact: JSON.parse(r.contact as string) as string[],
     status: r.status as AcmeAccountRecord['status'],
-    createdAt: new Date(Number(r.created_at)),
+    createdAt: date(r.created_at),
     provisioner: (r.provisioner as string | undefined) ?? 'acme',
   };
 }
@@ -26,9 +25,9 @@ export function toEabKey(r: Row): AcmeEabKeyRecord {
     kid: r.kid as string,
     provisioner: r.provisioner as string,
     hmacKey: Buffer.from(r.hmac_key as Uint8Array),
-    createdAt: new Date(Number(r.created_at)),
+    createdAt: date(r.created_at),
     accountId: (r.account_id as string | null) ?? null,
-    usedAt: date(r.used_at),
+    usedAt: dateOrNull(r.used_at),
   };
 }
 
@@ -38,14 +37,14 @@ export function toOrder(r: Row): AcmeOrderRecord {
     accountId: r.account_id as string,
     status: r.status as AcmeOrderRecord['status'],
     identifiers: JSON.parse(r.identifiers as string) as AcmeOrderRecord['identifiers'],
-    notBefore: date(r.not_before),
-    notAfter: date(r.not_after),
-    expires: new Date(Number(r.expires)),
+    notBefore: dateOrNull(r.not_before),
+    notAfter: dateOrNull(r.not_after),
+    expires: date(r.expires),
     certSerial: (r.cert_serial as string | null) ?? null,
     error: problem(r.error),
     profile: r.profile as string,
     replaces: (r.replaces as string | null) ?? null,
-    createdAt: new Date(Number(r.created_at)),
+    createdAt: date(r.created_at),
     csr: r.csr == null ? null : Buffer.from(r.csr as Uint8Array),
   };
 }
@@ -57,7 +56,7 @@ export function toChallenge(r: Row): AcmeChallengeRecord {
     type: r.type as AcmeChallengeRecord['type'],
     token: r.token as string,
     status: r.status as AcmeChallengeRecord['status'],
-    validated: date(r.validated),
+    validated: dateOrNull(r.validated),
     error: problem(r.error),
   };
 }
@@ -70,7 +69,7 @@ export function toAuthz(r: Row, challenges: AcmeChallengeRecord[]): AcmeAuthzRec
     accountId: r.account_id as string,
     identifier: JSON.parse(r.identifier as string) as AcmeAuthzRecord['identifier'],
     status: r.status as AcmeAuthzRecord['status'],
-    expires: new Date(Number(r.expires)),
+    expires: date(r.expires),
     wildcard: r.wildcard === true || r.wildcard === 1,
     challenges,
   };

@@ -3,9 +3,7 @@
  * stores (integer-ms timestamps, JSON as text; see rows.ts).
  */
 import type { AdminToken, ScepChallenge, ScepTransaction } from './enrollment-types.js';
-import type { Row } from './rows.js';
-
-const date = (v: unknown) => (v == null ? null : new Date(Number(v)));
+import { date, dateOrNull, type Row } from './rows.js';
 
 export function toTx(r: Row): ScepTransaction {
   return {
@@ -18,8 +16,8 @@ export function toTx(r: Row): ScepTransaction {
     serial: (r.serial as string | null) ?? null,
     failInfo: (r.fail_info as number | null) ?? null,
     approvalId: (r.approval_id as string | null) ?? null,
-    createdAt: new Date(Number(r.created_at)),
-    updatedAt: new Date(Number(r.updated_at)),
+    createdAt: date(r.created_at),
+    updatedAt: date(r.updated_at),
   };
 }
 
@@ -30,9 +28,9 @@ export function toChallenge(r: Row): ScepChallenge {
     subject: (r.subject as string | null) ?? null,
     sans: r.sans ? (JSON.parse(r.sans as string) as string[]) : null,
     createdBy: r.created_by as string,
-    createdAt: new Date(Number(r.created_at)),
-    expiresAt: new Date(Number(r.expires_at)),
-    usedAt: date(r.used_at),
+    createdAt: date(r.created_at),
+    expiresAt: date(r.expires_at),
+    usedAt: dateOrNull(r.used_at),
     usedBy: (r.used_by as string | null) ?? null,
   };
 }
@@ -44,8 +42,8 @@ export function toToken(r: Row): AdminToken {
     scopes: JSON.parse(r.scopes as string) as string[],
     description: (r.description as string | null) ?? null,
     createdBy: r.created_by as string,
-    createdAt: new Date(Number(r.created_at)),
-    revokedAt: date(r.revoked_at),
-    lastUsedAt: date(r.last_used_at),
+    createdAt: date(r.created_at),
+    revokedAt: dateOrNull(r.revoked_at),
+    lastUsedAt: dateOrNull(r.last_used_at),
   };
 }

@@ -9,8 +9,9 @@ import type { AuditRecord, CaRecord, CertificateRecord } from './types.js';
 
 export type Row = Record<string, unknown>;
 
-const date = (v: unknown): Date => new Date(Number(v));
-const dateOrNull = (v: unknown): Date | null => (v == null ? null : date(v));
+/** Integer-ms timestamp columns (SQLite INTEGER, PostgreSQL BIGINT) as Dates. */
+export const date = (v: unknown): Date => new Date(Number(v));
+export const dateOrNull = (v: unknown): Date | null => (v == null ? null : date(v));
 const json = <T>(v: unknown): T | null => (v ? (JSON.parse(v as string) as T) : null);
 
 export function toAuditRecord(r: Row): AuditRecord {

@@ -3,7 +3,7 @@ import { toAuthz, toChallenge } from '../acme-rows.js';
 import type { AcmeAuthzRecord, AcmeChallengeRecord } from '../acme-types.js';
 import { query, type Queryable, type Row } from './db.js';
 
-export { date, problemText, toAccount, toChallenge, toEabKey, toOrder } from '../acme-rows.js';
+export { problemText, toAccount, toChallenge, toEabKey, toOrder } from '../acme-rows.js';
 
 /** Authorization rows with their challenges (one query for all of them, in their stored order). */
 export async function loadAuthzs(db: Queryable, rows: Row[]): Promise<AcmeAuthzRecord[]> {

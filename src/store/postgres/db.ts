@@ -15,11 +15,6 @@ export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 /** int8 (BIGINT, COUNT) as a JS number: our values (ms timestamps, seqs, counters) fit in 2^53. */
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
-/** Time in ms from a BIGINT column (null stays null). */
-export function ms(v: unknown): number {
-  return Number(v);
-}
-
 export function isUniqueViolation(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: string }).code === '23505';
 }

@@ -4,7 +4,8 @@
  */
 import type pg from 'pg';
 import type { LeaseRepository } from '../ha-types.js';
-import { ms, query } from './db.js';
+import { date } from '../rows.js';
+import { query } from './db.js';
 
 /** Milliseconds since the epoch on the database server (clock_timestamp: not frozen at transaction start). */
 const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
@@ -26,7 +27,7 @@ export function pgLeaseRepository(pool: pg.Pool): LeaseRepository {
     },
     get: async (name) => {
       const r = (await query(pool, 'SELECT name, holder, expires_at FROM leases WHERE name = $1', [name])).rows[0];
-      return r ? { name: r.name as string, holder: r.holder as string, expiresAt: new Date(ms(r.expires_at)) } : undefined;
+      return r ? { name: r.name as string, holder: r.holder as string, expiresAt: date(r.expires_at) } : undefined;
     },
   };
 }

@@ -2,8 +2,8 @@
 import type pg from 'pg';
 import type { StoreChange } from '../ha-types.js';
 import type { RevocationRepository, StoredCrl } from '../revocation-types.js';
-import { toStoredCrl } from '../rows.js';
-import { inTx, ms, notifyChange, query } from './db.js';
+import { date, toStoredCrl } from '../rows.js';
+import { inTx, notifyChange, query } from './db.js';
 
 export function pgRevocationRepository(pool: pg.Pool, emit: (change: StoreChange) => void, origin: string): RevocationRepository {
   return {
@@ -19,7 +19,7 @@ export function pgRevocationRepository(pool: pg.Pool, emit: (change: StoreChange
       ).rows.map((r) => ({
         serial: r.serial as string,
         status: r.status as 'revoked' | 'hold',
-        revokedAt: new Date(ms(r.revoked_at)),
+        revokedAt: date(r.revoked_at),
         reason: (r.revocation_reason as number | null) ?? null,
       })),
     revokedDigest: async (caId) => {

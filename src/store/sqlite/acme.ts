@@ -8,7 +8,7 @@ import type {
   AcmeStoredProblem,
 } from '../acme-types.js';
 import { FlintError } from '../../errors/index.js';
-import { toAccount, toAuthz, toChallenge, toEabKey, toOrder } from '../acme-rows.js';
+import { problemText, toAccount, toAuthz, toChallenge, toEabKey, toOrder } from '../acme-rows.js';
 import { appendAuditSync } from './audit.js';
 import { prep } from './prep.js';
 import type { WriteBatcher } from './batch.js';
@@ -55,7 +55,7 @@ function promoteLinkedOrders(d: Db, authzId: string): void {
 
 function invalidateLinkedOrders(d: Db, authzId: string, error: AcmeStoredProblem | null): void {
   prep(d, "UPDATE acme_orders SET status = 'invalid', error = COALESCE(?, error) WHERE status IN ('pending','ready') AND id IN (SELECT order_id FROM acme_order_authzs WHERE authz_id = ?)").run(
-    error ? JSON.stringify(error) : null, authzId);
+    problemText(error), authzId);
 }
 
 function loadAuthz(db: Db, r: Row): AcmeAuthzRecord {
@@ -137,7 +137,7 @@ export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
           `INSERT INTO acme_orders (id, account_id, status, identifiers, not_before, not_after, expires, cert_serial, error, profile, replaces, created_at)
            VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
         ).run(o.id, o.accountId, o.status, JSON.stringify(o.identifiers), o.notBefore?.getTime() ?? null, o.notAfter?.getTime() ?? null,
-          o.expires.getTime(), o.certSerial, o.error ? JSON.stringify(o.error) : null, o.profile, o.replaces, o.createdAt.getTime());
+          o.expires.getTime(), o.certSerial, problemText(o.error), o.profile, o.replaces, o.createdAt.getTime());
         const insA = prep(d, 'INSERT INTO acme_authzs (id, order_id, account_id, identifier, status, expires, wildcard) VALUES (?,?,?,?,?,?,?)');
         const insC = prep(d, 'INSERT INTO acme_challenges (id, authz_id, type, token, status, validated, error) VALUES (?,?,?,?,?,?,?)');
         for (const a of authzs) {
@@ -187,7 +187,7 @@ export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
         const args: unknown[] = [];
         if (patch.status) (sets.push('status = ?'), args.push(patch.status));
         if (patch.certSerial !== undefined) (sets.push('cert_serial = ?'), args.push(patch.certSerial));
-        if (patch.error !== undefined) (sets.push('error = ?'), args.push(patch.error ? JSON.stringify(patch.error) : null));
+        if (patch.error !== undefined) (sets.push('error = ?'), args.push(problemText(patch.error)));
         if (patch.csr !== undefined) (sets.push('csr = ?'), args.push(patch.csr));
         if (patch.claimedUntil !== undefined) (sets.push('claimed_until = ?'), args.push(patch.claimedUntil?.getTime() ?? null));
         if (sets.length === 0) return true;
