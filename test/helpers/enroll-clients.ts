@@ -4,14 +4,13 @@
  * certs-only answers and for `flintca list --json`.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
+import { normalizeSerial } from '../../src/core/serial.js';
 import { flintca, run, runAsync, type RunResult } from './flintca.js';
 
 /** Serial as `flintca list` prints it: lower-case hex, no `serial=` prefix, whole octets. */
 export function serialOf(pem: string): string {
-  const hex = run('openssl', ['x509', '-in', pem, '-noout', '-serial']).stdout.trim().replace(/^serial=/i, '').toLowerCase();
-  return hex.length % 2 ? `0${hex}` : hex;
+  return normalizeSerial(run('openssl', ['x509', '-in', pem, '-noout', '-serial']).stdout.trim().replace(/^serial=/i, ''));
 }
 
 /** `openssl verify` of a leaf against the data dir's root and issuing CA. */
@@ -70,22 +69,4 @@ export function estPost(o: { root: string; httpsPort: number; path: string; csrB
   const p = run('sh', ['-c', `openssl base64 -d -in '${body}' | openssl pkcs7 -inform DER -print_certs -out '${pem}'`]);
   if (p.code !== 0) throw new Error(`certs-only answer unreadable: ${p.stderr}`);
   return { status, pem };
-}
-
-/**
- * POSTs on a new connection (agent: false). fetch would reuse the pooled keep-alive connection of
- * serve()'s health check, which the server may have closed while this process sat in a spawnSync.
- */
-export function postFresh(url: string, contentType: string, body: Buffer, timeoutMs = 30_000): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent: false, headers: { 'Content-Type': contentType }, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`POST ${url} timed out`)));
-    req.on('error', reject);
-    req.end(body);
-  });
 }

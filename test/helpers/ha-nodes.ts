@@ -6,6 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { request } from 'node:https';
+import { normalizeSerial } from '../../src/core/serial.js';
 import { signedDataCertificates } from '../../src/pki/cms-read.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -21,8 +22,6 @@ export async function waitFor<T>(fn: () => Promise<T> | T, timeoutMs: number, ev
 }
 
 /** Serial numbers compared the way `flintca list` prints them: lower-case hex, whole octets. */
-export const normSerial = (hex: string) => (hex.length % 2 ? `0${hex}` : hex).toLowerCase();
-
 export interface Http01Responder {
   port: number;
   /** While true, validation requests get no answer (the node validating through it is stuck). */
@@ -84,7 +83,7 @@ export function estEnroll(o: { node: number; port: number; csrB64: string; ca: s
           if (ra) out.retryAfter = String(ra);
           if (out.status === 200) {
             const [der] = signedDataCertificates(Buffer.from(body, 'base64'));
-            if (der) out.serial = normSerial(new X509Certificate(der).serialNumber);
+            if (der) out.serial = normalizeSerial(new X509Certificate(der).serialNumber);
           }
           resolve(out);
         });

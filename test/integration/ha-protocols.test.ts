@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { softHsmAvailable } from '../../src/keys/index.js';
 import { certRef } from '../../src/pki/cms-read.js';
 import { derOrPem } from '../../src/pki/pem.js';
-import { estCsr, estPost, listCerts, postFresh, scepclient, serialOf, verifyChain } from '../helpers/enroll-clients.js';
+import { estCsr, estPost, listCerts, scepclient, serialOf, verifyChain } from '../helpers/enroll-clients.js';
 import { flintca, hasCommand, run, serve, type Served } from '../helpers/flintca.js';
 import { startPostgres, type PgCluster } from '../helpers/postgres.js';
 import { buildRequest, issuerAndSubject, newDevice, readCertRep, type Device } from '../helpers/scep-client.js';
@@ -41,9 +41,10 @@ describe('SCEP and EST across two nodes on PostgreSQL', () => {
   const scepUrl = (s: Served | undefined, label: string) => `http://127.0.0.1:${s!.httpPort}/scep/${label}`;
   const caDer = () => derOrPem(readFileSync(join(data, 'ca/issuing.crt'), 'utf8'), 'CERTIFICATE');
   const pkiOperation = async (s: Served | undefined, label: string, der: Buffer, dev: Device) => {
-    const r = await postFresh(`${scepUrl(s, label)}?operation=PKIOperation`, 'application/x-pki-message', der);
-    expect(r.status, r.body.toString()).toBe(200);
-    return readCertRep(r.body, dev);
+    const r = await fetch(`${scepUrl(s, label)}?operation=PKIOperation`, { method: 'POST', headers: { 'Content-Type': 'application/x-pki-message' }, body: der, signal: AbortSignal.timeout(30_000) });
+    const body = Buffer.from(await r.arrayBuffer());
+    expect(r.status, body.toString()).toBe(200);
+    return readCertRep(body, dev);
   };
   const pem = (der: Buffer, name: string) => {
     writeFileSync(f(name), `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n`);

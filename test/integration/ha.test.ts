@@ -11,7 +11,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flintca, hasCommand, run, serve, type Served } from '../helpers/flintca.js';
-import { estEnroll, http01Responder, loggedRequests, normSerial, waitFor, type EnrollResult, type Http01Responder } from '../helpers/ha-nodes.js';
+import { normalizeSerial } from '../../src/core/serial.js';
+import { estEnroll, http01Responder, loggedRequests, waitFor, type EnrollResult, type Http01Responder } from '../helpers/ha-nodes.js';
 import { startPostgres, type PgCluster } from '../helpers/postgres.js';
 import { PgStore } from '../../src/store/postgres/store.js';
 import { roundRobin, type RoundRobinProxy } from '../helpers/round-robin.js';
@@ -209,7 +210,7 @@ describe('three nodes on one PostgreSQL', () => {
     const serials = acked.map((a) => a.serial!);
     expect(new Set(serials).size).toBe(serials.length);
     const stored = listed();
-    const storedSerials = stored.map((c) => normSerial(c.serial));
+    const storedSerials = stored.map((c) => normalizeSerial(c.serial));
     expect(new Set(storedSerials).size).toBe(storedSerials.length);
     for (const s of serials) expect(storedSerials, s).toContain(s);
     // At most the victim's in-flight requests (two loops) were stored without being acknowledged.
@@ -257,7 +258,7 @@ describe('three nodes on one PostgreSQL', () => {
     expect(run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('revoke.key'), '-subj', '/CN=revoke.test.internal', '-addext', 'subjectAltName=DNS:revoke.test.internal', '-out', csrFile]).code).toBe(0);
     const issued = cli(['issue', '--csr', csrFile, '--profile', 'tls-server', '--out', leafPem]);
     expect(issued.code, issued.stderr).toBe(0);
-    const serial = normSerial(run('openssl', ['x509', '-in', leafPem, '-noout', '-serial']).stdout.trim().split('=')[1]!);
+    const serial = normalizeSerial(run('openssl', ['x509', '-in', leafPem, '-noout', '-serial']).stdout.trim().split('=')[1]!);
     const ocspAt = (i: number) => run('openssl', ['ocsp', '-issuer', issuingFile, '-cert', leafPem, '-url', `http://127.0.0.1:${node(i).httpPort}/ocsp`, '-CAfile', rootFile, '-no_nonce']);
     expect(ocspAt(1).stdout).toMatch(/revoked\.pem: good/);
     const crlAt = (i: number) => {

@@ -71,10 +71,7 @@ describe('SCEP front-end', () => {
   };
   const serial = (pem: string) => run('openssl', ['x509', '-in', pem, '-noout', '-serial']).stdout.trim();
   const caDer = (data: string) => derOrPem(readFileSync(join(data, 'ca/issuing.crt'), 'utf8'), 'CERTIFICATE');
-  // Connection: close — the test blocks its event loop in spawnSync (flintca CLI) for seconds under
-  // CI load, long enough for the server to close an idle keep-alive socket that fetch would reuse.
-  const post = (s: Served | undefined, body: Buffer, path = '/scep') =>
-    fetch(`${url(s, path)}?operation=PKIOperation`, { method: 'POST', headers: { 'Content-Type': 'application/x-pki-message', Connection: 'close' }, body });
+  const post = (s: Served | undefined, body: Buffer, path = '/scep') => fetch(`${url(s, path)}?operation=PKIOperation`, { method: 'POST', headers: { 'Content-Type': 'application/x-pki-message' }, body });
 
   it('GetCACaps advertises what is implemented; DES3 only where the label allows it', async () => {
     if (!enabled) return;

@@ -221,7 +221,7 @@ export class ScepEnrollment {
     };
     const run = async (): Promise<CertRepOutcome> => {
       const a = await this.p.approvals.get(id);
-      if (a?.status === 'issued') return issueOnce(); // answers from the store, no lease needed
+      if (a?.status === 'issued') return this.success(ctx, a.serial!); // from the store, no lease needed
       const once = await this.p.exclusive(`approval:${id}`, issueOnce);
       return once.ran ? once.value : { status: 'PENDING' };
     };
