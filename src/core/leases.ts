@@ -147,20 +147,32 @@ export class LeaseKeeper {
 }
 
 /**
- * Runs `fn` on at most one node at a time for `key`, holding a store lease for the duration
- * (e.g. issuing an approved EST/SCEP request: two nodes answering the same poll must not both
- * sign). `{ ran: false }` when another node holds it now — the caller answers "pending, retry".
- * The TTL bounds how long a crashed holder blocks the key; `fn` must finish well within it.
+ * Runs `fn` at most once at a time for `key`, across nodes and within this one (e.g. issuing an
+ * approved EST/SCEP request: two polls of the same request must not both sign). Callers on this
+ * node wait their turn (a store lease would let the same holder in twice); across nodes a store
+ * lease decides, and `{ ran: false }` means another node holds it now — the caller answers
+ * "pending, retry". The TTL bounds how long a crashed holder blocks the key; `fn` must finish well
+ * within it. `fn` re-reads whatever it decides on: an earlier turn may have changed it.
  */
 export type RunExclusive = <T>(key: string, fn: () => Promise<T>) => Promise<{ ran: true; value: T } | { ran: false }>;
 
 export function exclusiveRunner(repo: Pick<LeaseRepository, 'acquire' | 'release'>, holder: string, ttlMs = 60_000): RunExclusive {
-  return async (key, fn) => {
+  const turns = new Map<string, Promise<unknown>>();
+  const underLease = async <T>(key: string, fn: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> => {
     if (!(await repo.acquire(key, holder, ttlMs))) return { ran: false };
     try {
       return { ran: true, value: await fn() };
     } finally {
       await repo.release(key, holder).catch(() => undefined); // it expires by itself
     }
+  };
+  return (key, fn) => {
+    const prev = turns.get(key) ?? Promise.resolve();
+    const mine = prev.catch(() => undefined).then(() => underLease(key, fn));
+    turns.set(key, mine);
+    void mine.catch(() => undefined).finally(() => {
+      if (turns.get(key) === mine) turns.delete(key);
+    });
+    return mine;
   };
 }

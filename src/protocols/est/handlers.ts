@@ -53,7 +53,6 @@ type Issued = { der: Buffer; chain: Buffer[]; serial: string };
 
 export class EstHandlers {
   readonly auth: EstAuthenticator;
-  private readonly locks = new Map<string, Promise<void>>();
 
   constructor(private readonly p: EstPorts) {
     this.auth = new EstAuthenticator(p);
@@ -181,46 +180,29 @@ export class EstHandlers {
   }
 
   /**
-   * Issues an approved request once. Retries of the same request on this node are serialized per
-   * approval id and re-read the approval after taking the lock, so the second one answers with the
-   * stored certificate. Across HA nodes a store lease per approval id lets one node sign; a node
-   * that finds it taken answers 202 (§4.2.3) and the client's next poll gets the certificate. The
-   * store's conditional markIssued (approved → issued) stays the last word.
+   * Issues an approved request once: `exclusive` serializes retries on this node and lets one node
+   * sign across HA nodes (a store lease per approval id); a node that finds it taken answers 202
+   * (§4.2.3) and the client's next poll gets the certificate. Inside, the approval is read again (an
+   * earlier turn may have issued it). The store's conditional markIssued (approved → issued) stays
+   * the last word.
    */
-  private issueApproved(req: EstRequest, label: EstLabel, csr: ParsedCsr, id: string, pending: () => EstResponse): Promise<EstResponse> {
-    return this.withLock(id, async () => {
+  private async issueApproved(req: EstRequest, label: EstLabel, csr: ParsedCsr, id: string, pending: () => EstResponse): Promise<EstResponse> {
+    const seen = await this.p.approvals.get(id);
+    if (seen?.status === 'issued') return this.storedCertificate(seen.serial); // from the store, no lease needed
+    const once = await this.p.exclusive(`approval:${id}`, async () => {
       const current = await this.p.approvals.get(id);
       if (!current) throw new FlintError('internal', `approval ${id} disappeared`);
       if (current.status === 'issued') return this.storedCertificate(current.serial);
       if (current.status !== 'approved') throw new FlintError('conflict', `request ${id} is ${current.status}`, { code: 'est.approvalState' });
-      const once = await this.p.exclusive(`approval:${id}`, async () => {
-        const again = await this.p.approvals.get(id); // another node may have finished between our read and the lease
-        if (again?.status === 'issued') return this.storedCertificate(again.serial);
-        const issued = await this.issue(req, label, csr, current.requester);
-        if (await this.p.approvals.markIssued(id, issued.serial)) return certsOnlyResponse(200, [issued.der]);
-        // Only if a lease holder outlived its lease: ours is an extra certificate for the same request.
-        await this.p.authority.revoke(issued.serial, { reason: SUPERSEDED, actor: `est:${req.label}:approval:${id}` }).catch(() => undefined);
-        const winner = await this.p.approvals.get(id);
-        if (winner?.status === 'issued') return this.storedCertificate(winner.serial);
-        throw new FlintError('conflict', `request ${id} changed state while it was being issued (now ${winner?.status ?? 'gone'}); retry`, { code: 'est.approvalState' });
-      });
-      return once.ran ? once.value : pending();
+      const issued = await this.issue(req, label, csr, current.requester);
+      if (await this.p.approvals.markIssued(id, issued.serial)) return certsOnlyResponse(200, [issued.der]);
+      // Only if a lease holder outlived its lease: ours is an extra certificate for the same request.
+      await this.p.authority.revoke(issued.serial, { reason: SUPERSEDED, actor: `est:${req.label}:approval:${id}` }).catch(() => undefined);
+      const winner = await this.p.approvals.get(id);
+      if (winner?.status === 'issued') return this.storedCertificate(winner.serial);
+      throw new FlintError('conflict', `request ${id} changed state while it was being issued (now ${winner?.status ?? 'gone'}); retry`, { code: 'est.approvalState' });
     });
-  }
-
-  /** In-process per-key mutex: runs `fn` after every earlier holder of `key` has finished. */
-  private withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(key) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.locks.set(key, tail);
-    void tail.then(() => {
-      if (this.locks.get(key) === tail) this.locks.delete(key);
-    });
-    return run;
+    return once.ran ? once.value : pending();
   }
 
   private async storedCertificate(serial: string | null): Promise<EstResponse> {

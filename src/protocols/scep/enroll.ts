@@ -47,7 +47,6 @@ const sanList = (c: ParsedCsr) => [...c.sans.dns.map((d) => `dns:${d}`), ...c.sa
 const commonName = (attrs: { type: string; value: string }[]) => attrs.find((a) => a.type === 'CN')?.value;
 
 export class ScepEnrollment {
-  private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly p: ScepPorts, private readonly challenges: ScepChallenges) {}
 
@@ -204,7 +203,7 @@ export class ScepEnrollment {
    * stays the last word: a holder that outlived its lease and loses it revokes its extra
    * certificate (superseded) and answers with the winner's (as EST does).
    */
-  private issueApproved(ctx: OperationContext, tx: ScepTransaction, id: string): Promise<CertRepOutcome> {
+  private async issueApproved(ctx: OperationContext, tx: ScepTransaction, id: string): Promise<CertRepOutcome> {
     const issueOnce = async (): Promise<CertRepOutcome> => {
       const a = await this.p.approvals.get(id);
       if (!a) throw new FlintError('internal', `approval ${id} disappeared`);
@@ -219,18 +218,10 @@ export class ScepEnrollment {
       await this.p.enrollment.updateScepTransaction(tx.label, tx.transactionId, { status: 'success', serial }, ['pending']);
       return this.success(ctx, serial);
     };
-    const run = async (): Promise<CertRepOutcome> => {
-      const a = await this.p.approvals.get(id);
-      if (a?.status === 'issued') return this.success(ctx, a.serial!); // from the store, no lease needed
-      const once = await this.p.exclusive(`approval:${id}`, issueOnce);
-      return once.ran ? once.value : { status: 'PENDING' };
-    };
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(run);
-    this.locks.set(id, next);
-    return next.finally(() => {
-      if (this.locks.get(id) === next) this.locks.delete(id);
-    });
+    const a = await this.p.approvals.get(id);
+    if (a?.status === 'issued') return this.success(ctx, a.serial!); // from the store, no lease needed
+    const once = await this.p.exclusive(`approval:${id}`, issueOnce);
+    return once.ran ? once.value : { status: 'PENDING' };
   }
 
   /** §3.3.3 GetCert: a certificate this CA issued, by issuer and serial number. */

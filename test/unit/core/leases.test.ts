@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LeaseKeeper, makeNodeId } from '../../../src/core/leases.js';
+import { exclusiveRunner, LeaseKeeper, makeNodeId } from '../../../src/core/leases.js';
 import { SqliteStore } from '../../../src/store/index.js';
 import { tempDir } from '../../helpers/tmp.js';
 
@@ -103,6 +103,27 @@ describe('LeaseKeeper', () => {
     expect(keeper.holds('work')).toBe(true);
     expect(await keeper.tryNow('unknown')).toBe(false);
     await keeper.close();
+    await store.close();
+  });
+});
+
+describe('exclusiveRunner', () => {
+  it('runs one turn at a time per key on this node, refuses while another node holds the key, and releases after each turn', async () => {
+    const store = SqliteStore.open(':memory:');
+    const run = exclusiveRunner(store.leases, 'node-a');
+    const order: string[] = [];
+    const turn = (name: string) => run('k', async () => {
+      order.push(`${name}:start`);
+      await new Promise((r) => setTimeout(r, 20));
+      order.push(`${name}:end`);
+      return name;
+    });
+    const results = await Promise.all([turn('one'), turn('two')]);
+    expect(results).toEqual([{ ran: true, value: 'one' }, { ran: true, value: 'two' }]);
+    expect(order).toEqual(['one:start', 'one:end', 'two:start', 'two:end']);
+    expect(await store.leases.get('k')).toBeUndefined();
+    expect(await store.leases.acquire('k', 'node-b', 60_000)).toBe(true);
+    expect(await run('k', async () => 'x')).toEqual({ ran: false });
     await store.close();
   });
 });
