@@ -2,6 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { normalizeSerial } from '../../src/core/serial.js';
 
 export const ROOT = join(import.meta.dirname, '../..');
 export const BIN = join(ROOT, 'dist/cli/main.js');
@@ -38,6 +39,13 @@ export function runAsync(cmd: string, args: string[], opts: { env?: NodeJS.Proce
       resolve({ code: code ?? -1, out });
     });
   });
+}
+
+/** A certificate file's serial as the store and `flintca list` spell it (core normalizeSerial), read by openssl. */
+export function certSerial(pemPath: string): string {
+  const r = run('openssl', ['x509', '-in', pemPath, '-noout', '-serial']);
+  if (r.code !== 0) throw new Error(`openssl x509 -serial ${pemPath}: ${r.stderr}`);
+  return normalizeSerial(r.stdout.trim().replace(/^serial=/i, ''));
 }
 
 export function hasCommand(cmd: string): boolean {

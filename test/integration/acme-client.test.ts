@@ -9,7 +9,7 @@ import https from 'node:https';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { flintca, freePort, run, serve, type Served } from '../helpers/flintca.js';
+import { certSerial, flintca, freePort, run, serve, type Served } from '../helpers/flintca.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const ERR = 'urn:ietf:params:acme:error:';
@@ -153,15 +153,15 @@ describe('ACME with acme-client', () => {
 
     // replaces: the renewal is linked to the old certificate.
     const second = await issue(client, { replaces: certId });
-    const oldSerial = run('openssl', ['x509', '-in', join(tmp.path, 'leaf.pem'), '-noout', '-serial']).stdout.trim().split('=')[1]!.toLowerCase().replace(/^0+/, '');
+    const oldSerial = certSerial(join(tmp.path, 'leaf.pem'));
     writeFileSync(join(tmp.path, 'leaf2.pem'), second.cert.split(/(?=-----BEGIN CERTIFICATE-----)/)[0]!);
-    const newSerial = run('openssl', ['x509', '-in', join(tmp.path, 'leaf2.pem'), '-noout', '-serial']).stdout.trim().split('=')[1]!.toLowerCase().replace(/^0+/, '');
+    const newSerial = certSerial(join(tmp.path, 'leaf2.pem'));
     const listed = flintca(['list', '--data', data, '--json']);
     expect(listed.code, listed.stderr).toBe(0);
     const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { serial: string; replaces: string | null });
-    const rec = rows.find((x) => x.serial.replace(/^0+/, '') === newSerial);
+    const rec = rows.find((x) => x.serial === newSerial);
     expect(rec, listed.stdout).toBeDefined();
-    expect((rec!.replaces ?? '').replace(/^0+/, '')).toBe(oldSerial);
+    expect(rec!.replaces).toBe(oldSerial);
     // The same certificate cannot be replaced twice.
     await expect(client.createOrder({ identifiers: [{ type: 'ip', value: '127.0.0.1' }], replaces: certId } as never)).rejects.toThrow(/alreadyReplaced/);
 

@@ -15,7 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { flintca, hasCommand, run, serve, type Served } from '../helpers/flintca.js';
+import { certSerial, flintca, hasCommand, run, serve, type Served } from '../helpers/flintca.js';
 import { startPostgres, type PgCluster } from '../helpers/postgres.js';
 import { requireTool, tempDir } from '../helpers/tmp.js';
 
@@ -78,7 +78,7 @@ function haSuite(kind: 'sqlite' | 'postgres') {
       expect(run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-subj', `/CN=${name}.test.internal`, '-addext', `subjectAltName=DNS:${name}.test.internal`, '-out', csr]).code).toBe(0);
       const r = flintca(['issue', '--data', data, '--csr', csr, '--profile', 'tls-server', '--out', pem], env);
       expect(r.code, r.stderr).toBe(0);
-      return { pem, key, serial: run('openssl', ['x509', '-in', pem, '-noout', '-serial']).stdout.trim().split('=')[1]!.toLowerCase().replace(/^(00)+/, '') };
+      return { pem, key, serial: certSerial(pem) };
     }
 
     const ocsp = (n: Served, leaf: string) => run('openssl', ['ocsp', '-no_nonce', '-issuer', issuing, '-cert', leaf, '-url', `http://127.0.0.1:${n.httpPort}/ocsp`, '-CAfile', root, '-resp_text'], { timeoutMs: 20_000 });

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgStore } from '../../src/store/index.js';
-import { flintca, run, serve, type Served } from '../helpers/flintca.js';
+import { certSerial, flintca, run, serve, type Served } from '../helpers/flintca.js';
 import { startPostgres, type PgCluster } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -53,9 +53,9 @@ describe('flintca serve on PostgreSQL', () => {
     expect(r.code, r.stderr).toBe(0);
     const status = Number(r.stdout);
     if (status !== 200) return { status };
-    const p = run('sh', ['-c', `openssl base64 -d -in '${f(`${name}.p7`)}' | openssl pkcs7 -inform DER -print_certs | openssl x509 -noout -serial`]);
+    const p = run('sh', ['-c', `openssl base64 -d -in '${f(`${name}.p7`)}' | openssl pkcs7 -inform DER -print_certs -out '${f(`${name}.pem`)}'`]);
     expect(p.code, p.stderr).toBe(0);
-    return { status, serial: p.stdout.trim().replace(/^serial=/i, '').toLowerCase().replace(/^0+/, '') };
+    return { status, serial: certSerial(f(`${name}.pem`)) };
   }
 
   it('init wrote the CAs into PostgreSQL and no SQLite file', async () => {
@@ -81,7 +81,7 @@ describe('flintca serve on PostgreSQL', () => {
     const r = flintca(['issue', '--data', data, '--csr', csr('cli', '/CN=cli.test.internal', 'DNS:cli.test.internal'), '--profile', 'tls-server', '--out', out], env);
     expect(r.code, r.stderr).toBe(0);
     expect(run('openssl', ['verify', '-CAfile', root, '-untrusted', join(data, 'ca/issuing.crt'), out]).stdout).toMatch(/: OK/);
-    serials.push(run('openssl', ['x509', '-in', out, '-noout', '-serial']).stdout.trim().replace(/^serial=/i, '').toLowerCase().replace(/^0+/, ''));
+    serials.push(certSerial(out));
   });
 
   it('revoke, list and audit verify work against the same database', () => {
