@@ -19,8 +19,8 @@ import type { KeyStore } from '../keys/types.js';
 import { certificateFingerprint } from '../pki/certificate.js';
 import { toPem } from '../pki/pem.js';
 import { loadProfiles } from '../profiles/index.js';
-import { auditPublicKeyPath, openKeys, openStore } from './runtime.js';
-import { env, loadConfig } from '../config/index.js';
+import { assertNewCaDatabaseEmpty, auditPublicKeyPath, openKeys, openStore, recordedDatabaseUrl } from './runtime.js';
+import { loadConfig } from '../config/index.js';
 
 export interface InitOptions {
   data: string;
@@ -95,6 +95,7 @@ export async function runInit(o: InitOptions, logger: Logger, out: (line: string
     out(`Flint CA already initialised in ${dir} (use --force to start over)`);
     return;
   }
+  await assertNewCaDatabaseEmpty();
   if (o.force && existsSync(dir)) for (const f of readdirSync(dir)) rmSync(join(dir, f), { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   for (const sub of ['ca', 'tls', 'profiles']) mkdirSync(join(dir, sub), { recursive: true });
@@ -185,17 +186,4 @@ export async function runInit(o: InitOptions, logger: Logger, out: (line: string
     await store.close().catch(() => undefined);
     await keys?.close().catch(() => undefined);
   }
-}
-
-/**
- * The store `init` wrote into, as flintca.json records it: with FLINTCA_DB_URL=postgres://… a
- * later `serve` without the variable must open that database, not a new empty SQLite file. The
- * password is left out (it is a secret: give it through FLINTCA_DB_URL or PGPASSWORD).
- */
-function recordedDatabaseUrl(): string {
-  const url = env().dbUrl;
-  if (!url || !/^postgres(ql)?:\/\//.test(url)) return 'sqlite:flintca.db';
-  const u = new URL(url);
-  u.password = '';
-  return u.toString();
 }

@@ -36,15 +36,60 @@ export function makeLogger(destination: 'stdout' | 'stderr', defaultLevel: strin
 }
 
 /** `sqlite:FILE` or `postgres://…` (FLINTCA_DB_URL overrides the config file). `logger` hears about lost PostgreSQL connections. */
-export async function openStore(config: Config, logger?: Logger): Promise<Store> {
-  const url = config.databaseUrl;
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+export function openStore(config: Config, logger?: Logger): Promise<Store> {
+  return openStoreAt(config.databaseUrl, (f) => config.path(f), logger);
+}
+
+const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//.test(url);
+
+/** A store by URL; a relative sqlite:FILE is resolved by `path` (against the data directory). */
+export async function openStoreAt(url: string, path: (file: string) => string, logger?: Logger): Promise<Store> {
+  if (isPostgresUrl(url)) {
     // pg errors carry a code and a message naming at most the user and database, never the password.
     return PgStore.open(url, { onError: (message, e) => logger?.warn({ code: (e as { code?: string } | undefined)?.code, error: (e as Error | undefined)?.message }, message) });
   }
   // Only the scheme: a mistyped URL may hold a password.
   if (!url.startsWith('sqlite:')) throw new FlintError('invalidConfig', `databaseUrl: scheme "${url.split(':')[0]}" is neither sqlite:FILE nor postgres://...`);
-  return SqliteStore.open(config.path(url.slice('sqlite:'.length)));
+  return SqliteStore.open(path(url.slice('sqlite:'.length)));
+}
+
+/**
+ * The database a new CA goes into (init, the install ceremony): FLINTCA_DB_URL when set, else
+ * sqlite:flintca.db in the new data directory.
+ */
+export function newCaDatabaseUrl(): string {
+  return env().dbUrl ?? 'sqlite:flintca.db';
+}
+
+/**
+ * newCaDatabaseUrl as flintca.json records it: with FLINTCA_DB_URL=postgres://… a later `serve`
+ * without the variable must open that database, not a new empty SQLite file. The password is left
+ * out (it is a secret: give it through FLINTCA_DB_URL or PGPASSWORD).
+ */
+export function recordedDatabaseUrl(): string {
+  const url = newCaDatabaseUrl();
+  if (!isPostgresUrl(url)) return 'sqlite:flintca.db';
+  const u = new URL(url);
+  u.password = '';
+  return u.toString();
+}
+
+/**
+ * A new CA never writes into a PostgreSQL database that already holds one (another deployment's
+ * CAs, certificates and audit chain): refused before anything is created. A new data directory's
+ * SQLite file is new by construction.
+ */
+export async function assertNewCaDatabaseEmpty(): Promise<void> {
+  const url = newCaDatabaseUrl();
+  if (!isPostgresUrl(url)) return;
+  const store = await openStoreAt(url, (f) => f);
+  try {
+    if ((await store.cas.list()).length > 0) {
+      throw new FlintError('conflict', `FLINTCA_DB_URL: the database ${recordedDatabaseUrl()} already holds a CA; a new CA needs an empty database`);
+    }
+  } finally {
+    await store.close();
+  }
 }
 
 export async function openKeys(config: Config): Promise<KeyStore> {

@@ -12,11 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certIdOf } from '../../src/protocols/acme/handlers/renewal.js';
 import { softHsmAvailable } from '../../src/keys/index.js';
 import { fromPem } from '../../src/pki/pem.js';
+import { CEREMONY_PINS, newIssuingCa, SOFTHSM_MODULE } from '../helpers/ceremony.js';
 import { flintca, hasCommand, ROOT, run, serve, type Served } from '../helpers/flintca.js';
 import { requireTool, tempDir } from '../helpers/tmp.js';
 
-const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
-const PINS = { CEREMONY_ROOT_PIN: 'root-pin-5678', CEREMONY_ONLINE_PIN: 'online-pin-5678', CEREMONY_ROOT_SO_PIN: 'root-so-5678', CEREMONY_ONLINE_SO_PIN: 'online-so-5678' };
+const MODULE = SOFTHSM_MODULE;
+const PINS = CEREMONY_PINS;
 const ready = requireTool(softHsmAvailable(), 'softhsm2') && requireTool(hasCommand('pkcs11-tool'), 'pkcs11-tool (opensc)') && requireTool(hasCommand('openssl'), 'openssl');
 
 describe.skipIf(!ready)('key ceremonies (worked example, backup/restore, rollover)', () => {
@@ -224,25 +225,8 @@ output: { dir: restored, name: backed-root }
     const serial = run('openssl', ['x509', '-in', revoked, '-noout', '-serial']).stdout.trim().split('=')[1]!;
     expect(flintca(['revoke', '--data', p('data'), '--serial', serial, '--reason', 'keyCompromise'], env).code).toBe(0);
 
-    const online = `{ module: ${MODULE}, label: flint-online, pin: { env: CEREMONY_ONLINE_PIN } }`;
+    newIssuingCa(ceremony, yaml, 'http://localhost:8080/crl/root.crl');
     const rootTok = `{ module: ${MODULE}, label: flint-root, pin: { env: CEREMONY_ROOT_PIN } }`;
-    expect(ceremony(yaml('r1.yaml', `ceremony: intermediate
-token: ${online}
-key: { label: issuing-ca-2027, type: P-256 }
-csr: { subject: { O: Example Corp, CN: Example Corp Issuing CA 2027 } }
-output: { dir: out, name: issuing-2027 }
-`)).code).toBe(0);
-    const signed = ceremony(yaml('r2.yaml', `ceremony: sign-intermediate
-token: ${rootTok}
-issuer: { keyLabel: root-ca-2026, certificate: out/root.crt }
-csr: out/issuing-2027.csr
-certificate:
-  validity: { notBefore: '2026-06-01T00:00:00Z', notAfter: '2036-01-01T00:00:00Z' }
-  pathLength: 0
-  crlUrl: http://localhost:8080/crl/root.crl
-output: { dir: out, name: issuing-2027 }
-`));
-    expect(signed.code, signed.stderr).toBe(0);
     const roll = ceremony(yaml('r3.yaml', `ceremony: rollover
 data: data
 ca: { id: issuing-2027, certificate: out/issuing-2027.crt, keyLabel: issuing-ca-2027 }

@@ -28,10 +28,9 @@ import { nameToString } from '../../pki/name.js';
 import { toPem } from '../../pki/pem.js';
 import type { ParsedCertificate } from '../../pki/types.js';
 import { loadProfiles } from '../../profiles/index.js';
-import { SqliteStore } from '../../store/index.js';
-import type { CaRecord, CertificateRecord } from '../../store/types.js';
+import type { CaRecord, CertificateRecord, Store } from '../../store/types.js';
 import { issueListenerCertificate, newSecret, SHIPPED_PROFILES_DIR, writeSecret } from '../init.js';
-import { openRuntime } from '../runtime.js';
+import { assertNewCaDatabaseEmpty, newCaDatabaseUrl, openRuntime, openStoreAt, recordedDatabaseUrl } from '../runtime.js';
 import { hashSecret } from '../../config/index.js';
 import { describeToken, findKey, parseField, readCertificate, readInput, type Prepared, type RunContext } from './steps.js';
 import { sha256 } from './transcript.js';
@@ -96,7 +95,7 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
   return {
     dataDir: data,
     plan: [
-      `create data directory ${data}: flintca.json (name "${c.name}", ${c.publicBaseUrl}, ${c.httpsBaseUrl}), profiles/, ca/, tls/`,
+      `create data directory ${data}: flintca.json (name "${c.name}", ${c.publicBaseUrl}, ${c.httpsBaseUrl}), profiles/, ca/, tls/; store ${recordedDatabaseUrl() === 'sqlite:flintca.db' ? 'flintca.db (SQLite)' : `${recordedDatabaseUrl()} (FLINTCA_DB_URL, must hold no CA yet)`}`,
       `key store: ${describeToken(c.token)}${softhsmConf ? `, SOFTHSM2_CONF ${softhsmConf}` : ''}; flintca.json ${'file' in c.token.pin ? `keyStore.pinFile = ${resolve(c.token.pin.file)}` : `has no PIN: give it to serve as FLINTCA_PKCS11_PIN`}`,
       `root CA "${c.root.id}": ${nameToString(root.cert.subject)} (offline, sha256 ${certificateFingerprint(root.cert.der)})`,
       ...issuing.map((i) => `issuing CA "${i.id}": ${nameToString(i.cert.subject)} (key "${i.keyLabel}" on token "${c.token.label}", sha256 ${certificateFingerprint(i.cert.der)})${i.id === defaultIssuer ? ' — default issuer' : ''}`),
@@ -110,6 +109,7 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
     // Not inside `data`: a failed install removes what it wrote there.
     defaultTranscriptDir: resolve('transcripts'),
     run: async (ctx) => {
+      await assertNewCaDatabaseEmpty();
       try {
         await install(ctx);
       } catch (e) {
@@ -127,7 +127,7 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
     const scep = c.scepChallenge ? resolvePin(c.scepChallenge, 'scepChallenge') : undefined;
     if (softhsmConf) useSoftHsmConf(softhsmConf);
     const keys = await ctx.openToken(c.token);
-    let store: SqliteStore | undefined;
+    let store: Store | undefined;
     try {
       // Keys first: every issuing CA and responder key must be on the online token.
       const issuingKeys = [];
@@ -149,7 +149,7 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
         publicBaseUrl: c.publicBaseUrl,
         httpsBaseUrl: c.httpsBaseUrl,
         keyStore: { kind: 'pkcs11', ...(c.token.module ? { modulePath: c.token.module } : {}), tokenLabel: c.token.label, ...(pinFile ? { pinFile } : {}), ...(softhsmConf ? { softhsmConf } : {}), poolSize: 4 },
-        databaseUrl: 'sqlite:flintca.db',
+        databaseUrl: recordedDatabaseUrl(),
         profilesDir: 'profiles',
         defaultIssuer,
         tls: { certFile: 'tls/server.crt', keyDir: 'tls', keyLabel: 'tls-server', passphraseFile: 'tls/passphrase' },
@@ -161,7 +161,7 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
       writeFileSync(configPath(data), JSON.stringify(fileConfig, null, 2) + '\n');
       cpSync(SHIPPED_PROFILES_DIR, join(data, 'profiles'), { recursive: true });
       const profiles = loadProfiles(join(data, 'profiles'));
-      store = SqliteStore.open(join(data, 'flintca.db'));
+      store = await openStoreAt(newCaDatabaseUrl(), (f) => join(data, f));
       const existing = await keys.find('audit');
       const auditKey = existing ?? (await keys.generate('audit', 'P-256'));
       ctx.t.key(auditKey.keyUri, auditKey.keyType, auditKey.publicKey, existing ? 'used' : 'generated', false);

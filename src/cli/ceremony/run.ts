@@ -11,13 +11,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { AuditLog } from '../../audit/index.js';
-import { configPath } from '../../config/index.js';
+import { configPath, env } from '../../config/index.js';
 import { loadCeremony, resolvePin, type Ceremony, type TokenSpec } from '../../config/ceremony.js';
 import { FlintError, isFlintError } from '../../errors/index.js';
 import { Pkcs11KeyStore } from '../../keys/index.js';
-import { SqliteStore } from '../../store/index.js';
 import { prepareBackup, prepareRestore } from './backup.js';
 import { prepareInstall, prepareRollover } from './install.js';
+import { openStoreAt } from '../runtime.js';
 import { prepareCrl, prepareIntermediate, prepareKey, prepareOcspSigner, prepareRoot, prepareSignIntermediate } from './offline.js';
 import type { Prepared, RunContext } from './steps.js';
 import { rel, sha256, Transcript } from './transcript.js';
@@ -71,22 +71,25 @@ async function openToken(spec: TokenSpec): Promise<Pkcs11KeyStore> {
   return Pkcs11KeyStore.open({ modulePath: spec.module, tokenLabel: spec.label, pin: pin.reveal(), poolSize: 1 });
 }
 
-/** Appends the ceremony's record to the data directory's audit log or to the ceremony log. */
+/**
+ * Appends the ceremony's record to the data directory's audit log (its store, SQLite or
+ * PostgreSQL; FLINTCA_DB_URL overrides flintca.json as everywhere) or to the ceremony log. Only
+ * the database URL is read: the data directory may have no PIN configured (serve takes it from the
+ * environment).
+ */
 async function appendAudit(p: Prepared, transcriptDir: string, event: Parameters<AuditLog['record']>[0], logger: Logger): Promise<string> {
-  let dbFile = join(transcriptDir, CEREMONY_AUDIT_DB);
+  let url = `sqlite:${join(transcriptDir, CEREMONY_AUDIT_DB)}`;
   if (p.dataDir && existsSync(configPath(p.dataDir))) {
     const cfg = JSON.parse(readFileSync(configPath(p.dataDir), 'utf8')) as { databaseUrl?: string };
-    const url = cfg.databaseUrl ?? 'sqlite:flintca.db';
-    if (!url.startsWith('sqlite:')) throw new FlintError('invalidConfig', 'the data directory uses PostgreSQL: ceremonies append to SQLite audit logs only in this build');
-    dbFile = resolve(p.dataDir, url.slice('sqlite:'.length));
+    url = env().dbUrl ?? cfg.databaseUrl ?? 'sqlite:flintca.db';
   }
-  const store = SqliteStore.open(dbFile);
+  const store = await openStoreAt(url, (f) => resolve(p.dataDir ?? transcriptDir, f));
   try {
     await new AuditLog(store.audit, logger).record(event);
   } finally {
     await store.close();
   }
-  return dbFile;
+  return url.startsWith('sqlite:') ? rel(resolve(p.dataDir ?? transcriptDir, url.slice('sqlite:'.length))) : `PostgreSQL (${p.dataDir ? rel(p.dataDir) : ''} databaseUrl)`;
 }
 
 export async function runCeremony(file: string, o: CeremonyRunOptions, logger: Logger, out: (s: string) => void): Promise<void> {
@@ -130,7 +133,7 @@ export async function runCeremony(file: string, o: CeremonyRunOptions, logger: L
   const transcriptFile = error === undefined ? v.transcriptFile : v.transcriptFile.replace(/\.transcript\.json$/, `.failed-${t.data.finishedAt!.replace(/[:.]/g, '')}.json`);
   const bytes = t.write(transcriptFile);
   for (const l of t.text()) out(l);
-  const dbFile = await appendAudit(prepared, v.transcriptDir, {
+  const auditLog = await appendAudit(prepared, v.transcriptDir, {
     actor: `operator:${o.operator}`,
     action: `ceremony.${ceremony.ceremony}`,
     object: `ceremony:${name}`,
@@ -144,7 +147,7 @@ export async function runCeremony(file: string, o: CeremonyRunOptions, logger: L
     },
   }, logger);
   out(`transcript: ${rel(transcriptFile)}`);
-  out(`audit log:  ${rel(dbFile)}`);
+  out(`audit log:  ${auditLog}`);
   if (error !== undefined) throw error;
 }
 

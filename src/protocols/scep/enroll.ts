@@ -14,7 +14,7 @@ import { parseCsr, verifyCsrSignature } from '../../pki/csr.js';
 import { nameToString } from '../../pki/name.js';
 import type { ParsedCsr } from '../../pki/types.js';
 import type { ScepTransaction } from '../../store/enrollment-types.js';
-import type { AuditInput } from '../../store/types.js';
+import type { ApprovalRequest, AuditInput } from '../../store/types.js';
 import type { ScepChallenges } from './challenges.js';
 import type { ScepLabel } from './config.js';
 import type { CertRepOutcome, ScepMessage } from './message.js';
@@ -179,20 +179,31 @@ export class ScepEnrollment {
   }
 
   private async fromApproval(ctx: OperationContext, tx: ScepTransaction): Promise<CertRepOutcome> {
-    const id = tx.approvalId!;
+    const a = await this.approval(tx.approvalId!);
+    return a.status === 'approved' ? this.issueApproved(ctx, tx, a.id) : this.settled(ctx, tx, a);
+  }
+
+  private async approval(id: string): Promise<ApprovalRequest> {
     const a = await this.p.approvals.get(id);
     if (!a) throw new FlintError('internal', `approval ${id} disappeared`);
+    return a;
+  }
+
+  /**
+   * The answer for an approval that is not waiting to be issued. Never calls back into
+   * issueApproved: issueOnce uses it inside its own exclusive turn, where re-entering the same
+   * turn key would wait on itself.
+   */
+  private async settled(ctx: OperationContext, tx: ScepTransaction, a: ApprovalRequest): Promise<CertRepOutcome> {
     switch (a.status) {
-      case 'pending':
-        return { status: 'PENDING' };
       case 'rejected':
         await this.p.enrollment.updateScepTransaction(tx.label, tx.transactionId, { status: 'failure', failInfo: FAIL_INFO.badRequest }, ['pending']);
         return { status: 'FAILURE', failInfo: FAIL_INFO.badRequest };
       case 'issued':
         await this.p.enrollment.updateScepTransaction(tx.label, tx.transactionId, { status: 'success', serial: a.serial }, ['pending']);
         return this.success(ctx, a.serial!);
-      case 'approved':
-        return this.issueApproved(ctx, tx, id);
+      default: // pending, or approved and being issued by another turn or node
+        return { status: 'PENDING' };
     }
   }
 
@@ -205,10 +216,8 @@ export class ScepEnrollment {
    */
   private async issueApproved(ctx: OperationContext, tx: ScepTransaction, id: string): Promise<CertRepOutcome> {
     const issueOnce = async (): Promise<CertRepOutcome> => {
-      const a = await this.p.approvals.get(id);
-      if (!a) throw new FlintError('internal', `approval ${id} disappeared`);
-      if (a.status === 'issued') return this.success(ctx, a.serial!);
-      if (a.status !== 'approved') return this.fromApproval(ctx, tx);
+      const a = await this.approval(id);
+      if (a.status !== 'approved') return this.settled(ctx, tx, a);
       const issued = await this.p.authority.issue({ csr: a.csrDer, profile: a.profile, protocol: 'scep', requester: a.requester, provisioner: a.label, issuerId: ctx.issuerId });
       let serial = issued.serial;
       if (!(await this.p.approvals.markIssued(id, issued.serial))) {
