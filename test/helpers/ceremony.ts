@@ -30,3 +30,12 @@ ${crlUrl ? `  crlUrl: ${crlUrl}\n` : ''}output: { dir: out, name: issuing-2027 }
 `));
   if (signed.code !== 0) throw new Error(`sign-intermediate ceremony failed: ${signed.stderr}`);
 }
+
+/** The `rollover` ceremony on WORKDIR/data: issuing-2027 (from newIssuingCa) active, `issuing` retiring. */
+export function rolloverToNewIssuingCa(ceremony: RunCeremony, yaml: WriteYaml): ReturnType<RunCeremony> {
+  return ceremony(yaml('r3.yaml', `ceremony: rollover
+data: data
+ca: { id: issuing-2027, certificate: out/issuing-2027.crt, keyLabel: issuing-ca-2027 }
+retire: issuing
+`));
+}

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { softHsmAvailable } from '../../src/keys/index.js';
-import { CEREMONY_PINS, newIssuingCa } from '../helpers/ceremony.js';
+import { CEREMONY_PINS, newIssuingCa, rolloverToNewIssuingCa } from '../helpers/ceremony.js';
 import { flintca, ROOT, run, serve } from '../helpers/flintca.js';
 import { startPostgres, type PgCluster } from '../helpers/postgres.js';
 import { requireTool, tempDir } from '../helpers/tmp.js';
@@ -77,11 +77,7 @@ describe.skipIf(!ready)('key ceremonies into a PostgreSQL store', () => {
 
   it('rollover appends to the PostgreSQL audit chain; after a restart new certificates chain to the new CA', async () => {
     newIssuingCa(ceremony, yaml);
-    const roll = ceremony(yaml('r3.yaml', `ceremony: rollover
-data: data
-ca: { id: issuing-2027, certificate: out/issuing-2027.crt, keyLabel: issuing-ca-2027 }
-retire: issuing
-`));
+    const roll = rolloverToNewIssuingCa(ceremony, yaml);
     expect(roll.code, roll.stderr).toBe(0);
     expect(auditActions()).toEqual(expect.arrayContaining(['ca.rollover', 'ca.retire', 'ceremony.rollover']));
     const verify = flintca(['audit', 'verify', '--data', p('data')], env);

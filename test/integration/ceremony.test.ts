@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certIdOf } from '../../src/protocols/acme/handlers/renewal.js';
 import { softHsmAvailable } from '../../src/keys/index.js';
 import { fromPem } from '../../src/pki/pem.js';
-import { CEREMONY_PINS, newIssuingCa, SOFTHSM_MODULE } from '../helpers/ceremony.js';
+import { CEREMONY_PINS, newIssuingCa, rolloverToNewIssuingCa, SOFTHSM_MODULE } from '../helpers/ceremony.js';
 import { flintca, hasCommand, ROOT, run, serve, type Served } from '../helpers/flintca.js';
 import { requireTool, tempDir } from '../helpers/tmp.js';
 
@@ -227,11 +227,7 @@ output: { dir: restored, name: backed-root }
 
     newIssuingCa(ceremony, yaml, 'http://localhost:8080/crl/root.crl');
     const rootTok = `{ module: ${MODULE}, label: flint-root, pin: { env: CEREMONY_ROOT_PIN } }`;
-    const roll = ceremony(yaml('r3.yaml', `ceremony: rollover
-data: data
-ca: { id: issuing-2027, certificate: out/issuing-2027.crt, keyLabel: issuing-ca-2027 }
-retire: issuing
-`));
+    const roll = rolloverToNewIssuingCa(ceremony, yaml);
     expect(roll.code, roll.stderr).toBe(0);
     expect(JSON.parse(readFileSync(p('data/flintca.json'), 'utf8')).defaultIssuer).toBe('issuing-2027');
     // The server that was running through the rollover still answers; a restart switches issuance.
