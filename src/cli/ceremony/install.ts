@@ -92,6 +92,7 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
   });
   const crls = c.crls.map((f, n) => readOfflineCrl(f, `crls.${n}`, root.cert));
   const softhsmConf = c.softhsmConf ? resolve(c.softhsmConf) : undefined;
+  let wroteToDatabase = false; // set once install() has opened the store
   return {
     dataDir: data,
     plan: [
@@ -114,6 +115,12 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
         await install(ctx);
       } catch (e) {
         rmSync(data, { recursive: true, force: true });
+        // The data directory is gone, but rows already written to PostgreSQL stay (the store has
+        // no transaction spanning an install): say so, naming the database without its password.
+        if (wroteToDatabase && recordedDatabaseUrl() !== 'sqlite:flintca.db') {
+          const why = e instanceof FlintError ? e.detail : 'internal error';
+          throw new FlintError(e instanceof FlintError ? e.kind : 'internal', `${why} (the database ${recordedDatabaseUrl()} now holds part of this install: drop and recreate it before running install again)`, { cause: e });
+        }
         throw e;
       }
     },
@@ -162,6 +169,7 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
       cpSync(SHIPPED_PROFILES_DIR, join(data, 'profiles'), { recursive: true });
       const profiles = loadProfiles(join(data, 'profiles'));
       store = await openStoreAt(newCaDatabaseUrl(), (f) => join(data, f));
+      wroteToDatabase = true;
       const existing = await keys.find('audit');
       const auditKey = existing ?? (await keys.generate('audit', 'P-256'));
       ctx.t.key(auditKey.keyUri, auditKey.keyType, auditKey.publicKey, existing ? 'used' : 'generated', false);
