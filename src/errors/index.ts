@@ -67,3 +67,25 @@ export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 export function retryAfterSeconds(e: FlintError): number | undefined {
   return e.retryAfter ?? (e.kind === 'unavailable' ? UNAVAILABLE_RETRY_AFTER_SECONDS : undefined);
 }
+
+/**
+ * The HTTP status of each error kind, for protocols that answer errors with a plain HTTP status
+ * (EST, RFC 7030 §4.2.3, and SCEP before the requester is known); a protocol overrides single
+ * codes in its own table. ACME maps kinds to problem types instead (protocols/acme/errors.ts).
+ */
+export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = Object.freeze({
+  malformed: 400,
+  badCSR: 400,
+  badSignatureAlgorithm: 400,
+  rejectedIdentifier: 400,
+  profileViolation: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  notFound: 404,
+  alreadyRevoked: 400,
+  conflict: 409,
+  rateLimited: 429,
+  unavailable: 503,
+  invalidConfig: 500,
+  internal: 500,
+});

@@ -3,25 +3,10 @@
  * server answer with any HTTP error status and a human-readable text/plain body; codes that need
  * a more specific status than their kind override it below.
  */
-import { retryAfterSeconds, toFlintError, type ErrorKind, type FlintError } from '../../errors/index.js';
+import { HTTP_STATUS, retryAfterSeconds, toFlintError, type FlintError } from '../../errors/index.js';
 import type { EstResponse } from './ports.js';
 
-export const EST_STATUS: Readonly<Record<ErrorKind, number>> = Object.freeze({
-  malformed: 400,
-  badCSR: 400,
-  badSignatureAlgorithm: 400,
-  rejectedIdentifier: 400,
-  profileViolation: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  notFound: 404,
-  alreadyRevoked: 400,
-  conflict: 409,
-  rateLimited: 429,
-  unavailable: 503,
-  invalidConfig: 500,
-  internal: 500,
-});
+export const EST_STATUS = HTTP_STATUS;
 
 /** Codes with their own status (content negotiation and unsupported operations). */
 export const EST_CODE_STATUS: Readonly<Record<string, number>> = Object.freeze({

@@ -3,7 +3,7 @@
  * verified) gets a CertRep FAILURE with a failInfo (RFC 8894 §3.3.2.2); anything before that
  * gets an HTTP status with a text/plain reason. Codes win over kinds.
  */
-import { retryAfterSeconds, toFlintError, type ErrorKind, type FlintError } from '../../errors/index.js';
+import { HTTP_STATUS, retryAfterSeconds, toFlintError, type ErrorKind, type FlintError } from '../../errors/index.js';
 import { FAIL_INFO, type FailInfo } from './wire.js';
 import type { ScepResponse } from './ports.js';
 
@@ -37,22 +37,7 @@ export const SCEP_KIND_FAILINFO: Readonly<Record<ErrorKind, FailInfo>> = Object.
 export const failInfoFor = (e: FlintError): FailInfo => SCEP_CODE_FAILINFO[e.code] ?? SCEP_KIND_FAILINFO[e.kind];
 
 /** HTTP statuses for errors answered before the requester is identified. */
-export const SCEP_STATUS: Readonly<Record<ErrorKind, number>> = Object.freeze({
-  malformed: 400,
-  badCSR: 400,
-  badSignatureAlgorithm: 400,
-  rejectedIdentifier: 400,
-  profileViolation: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  notFound: 404,
-  alreadyRevoked: 400,
-  conflict: 409,
-  rateLimited: 429,
-  unavailable: 503,
-  invalidConfig: 500,
-  internal: 500,
-});
+export const SCEP_STATUS = HTTP_STATUS;
 
 export const SCEP_CODE_STATUS: Readonly<Record<string, number>> = Object.freeze({
   'scep.methodNotAllowed': 405,
