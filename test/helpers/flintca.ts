@@ -104,7 +104,7 @@ export async function serve(data: string, extraArgs: string[] = [], env: NodeJS.
     logs: () => out,
     stop: () =>
       new Promise((resolve) => {
-        if (proc.exitCode !== null) return resolve(proc.exitCode);
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode); // already gone (e.g. killed -9 by the test)
         const t = setTimeout(() => proc.kill('SIGKILL'), 15_000);
         proc.once('exit', (code) => {
           clearTimeout(t);
