@@ -1,7 +1,7 @@
 /** The bad-input list not covered elsewhere: each gets its problem document, a fresh nonce and an audit record of the denial. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NonceService } from '../../../src/protocols/acme/nonces.js';
-import { BASE, harness, newKey, type Harness, type Key } from './harness.js';
+import { BASE, harnessWithAccount, type Harness, type Key } from './harness.js';
 
 const ERR = 'urn:ietf:params:acme:error:';
 
@@ -10,11 +10,7 @@ describe('ACME bad input', () => {
   let key: Key;
   let kid: string;
 
-  beforeAll(async () => {
-    h = await harness();
-    key = await newKey();
-    kid = await h.account(key);
-  });
+  beforeAll(async () => ({ h, key, kid } = await harnessWithAccount()));
   afterAll(async () => h.close());
 
   const denied = (type: string) => h.audited.filter((e) => e.action === 'acme.request.denied' && e.data?.type === ERR + type);

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acmeFastHandler } from '../../../src/protocols/acme/fast.js';
-import { BASE, HOST, harness, newKey, type Harness, type Key } from './harness.js';
+import { BASE, HOST, harness, harnessWithAccount, newKey, type Harness, type Key } from './harness.js';
 
 const ERR = 'urn:ietf:params:acme:error:';
 
@@ -28,11 +28,7 @@ describe('ACME fast path', () => {
   let key: Key;
   let kid: string;
 
-  beforeAll(async () => {
-    h = await harness();
-    key = await newKey();
-    kid = await h.account(key);
-  });
+  beforeAll(async () => ({ h, key, kid } = await harnessWithAccount()));
   afterAll(async () => h.close());
 
   it('keeps HEAD new-nonce on one keep-alive connection (node clients need its Content-Length)', async () => {

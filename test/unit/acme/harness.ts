@@ -94,3 +94,10 @@ export async function harness(opts: { provisioners?: (string | AcmeProvisioner)[
 }
 
 export type Harness = Awaited<ReturnType<typeof harness>>;
+
+/** A default harness with one registered ES256 account: what most test files start from. */
+export async function harnessWithAccount(): Promise<{ h: Harness; key: Key; kid: string }> {
+  const h = await harness();
+  const key = await newKey();
+  return { h, key, kid: await h.account(key) };
+}

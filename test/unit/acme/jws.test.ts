@@ -1,6 +1,6 @@
 /** RFC 8555 §6.2–6.5 request checks, through the express router (supertest). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BASE, HOST, harness, newKey, type Harness, type Key } from './harness.js';
+import { BASE, HOST, harnessWithAccount, newKey, type Harness, type Key } from './harness.js';
 
 const ERR = 'urn:ietf:params:acme:error:';
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -10,11 +10,7 @@ describe('ACME JWS verification', () => {
   let key: Key;
   let kid: string;
 
-  beforeAll(async () => {
-    h = await harness();
-    key = await newKey();
-    kid = await h.account(key);
-  });
+  beforeAll(async () => ({ h, key, kid } = await harnessWithAccount()));
   afterAll(async () => h.close());
 
   function expectProblem(r: { status: number; headers: Record<string, string>; body: unknown; text: string }, type: string, status = 400) {
