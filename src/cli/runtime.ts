@@ -67,8 +67,12 @@ export function newCaDatabaseUrl(): string {
  * out (it is a secret: give it through FLINTCA_DB_URL or PGPASSWORD).
  */
 export function recordedDatabaseUrl(): string {
-  const url = newCaDatabaseUrl();
-  if (!isPostgresUrl(url)) return 'sqlite:flintca.db';
+  return withoutPassword(newCaDatabaseUrl());
+}
+
+/** A database URL fit for files, messages and logs: a postgres:// URL loses its password. */
+export function withoutPassword(url: string): string {
+  if (!isPostgresUrl(url)) return url;
   const u = new URL(url);
   u.password = '';
   return u.toString();

@@ -96,7 +96,7 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
   return {
     dataDir: data,
     plan: [
-      `create data directory ${data}: flintca.json (name "${c.name}", ${c.publicBaseUrl}, ${c.httpsBaseUrl}), profiles/, ca/, tls/; store ${recordedDatabaseUrl() === 'sqlite:flintca.db' ? 'flintca.db (SQLite)' : `${recordedDatabaseUrl()} (FLINTCA_DB_URL, must hold no CA yet)`}`,
+      `create data directory ${data}: flintca.json (name "${c.name}", ${c.publicBaseUrl}, ${c.httpsBaseUrl}), profiles/, ca/, tls/; store ${recordedDatabaseUrl()}${recordedDatabaseUrl().startsWith('sqlite:') ? '' : ' (FLINTCA_DB_URL, must hold no CA yet)'}`,
       `key store: ${describeToken(c.token)}${softhsmConf ? `, SOFTHSM2_CONF ${softhsmConf}` : ''}; flintca.json ${'file' in c.token.pin ? `keyStore.pinFile = ${resolve(c.token.pin.file)}` : `has no PIN: give it to serve as FLINTCA_PKCS11_PIN`}`,
       `root CA "${c.root.id}": ${nameToString(root.cert.subject)} (offline, sha256 ${certificateFingerprint(root.cert.der)})`,
       ...issuing.map((i) => `issuing CA "${i.id}": ${nameToString(i.cert.subject)} (key "${i.keyLabel}" on token "${c.token.label}", sha256 ${certificateFingerprint(i.cert.der)})${i.id === defaultIssuer ? ' — default issuer' : ''}`),
@@ -117,7 +117,7 @@ export function prepareInstall(c: Of<'install'>, logger: Logger, transcriptDir: 
         rmSync(data, { recursive: true, force: true });
         // The data directory is gone, but rows already written to PostgreSQL stay (the store has
         // no transaction spanning an install): say so, naming the database without its password.
-        if (wroteToDatabase && recordedDatabaseUrl() !== 'sqlite:flintca.db') {
+        if (wroteToDatabase && !recordedDatabaseUrl().startsWith('sqlite:')) {
           const why = e instanceof FlintError ? e.detail : 'internal error';
           throw new FlintError(e instanceof FlintError ? e.kind : 'internal', `${why} (the database ${recordedDatabaseUrl()} now holds part of this install: drop and recreate it before running install again)`, { cause: e });
         }

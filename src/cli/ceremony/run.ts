@@ -17,7 +17,7 @@ import { FlintError, isFlintError } from '../../errors/index.js';
 import { Pkcs11KeyStore } from '../../keys/index.js';
 import { prepareBackup, prepareRestore } from './backup.js';
 import { prepareInstall, prepareRollover } from './install.js';
-import { openStoreAt } from '../runtime.js';
+import { openStoreAt, withoutPassword } from '../runtime.js';
 import { prepareCrl, prepareIntermediate, prepareKey, prepareOcspSigner, prepareRoot, prepareSignIntermediate } from './offline.js';
 import type { Prepared, RunContext } from './steps.js';
 import { rel, sha256, Transcript } from './transcript.js';
@@ -89,7 +89,7 @@ async function appendAudit(p: Prepared, transcriptDir: string, event: Parameters
   } finally {
     await store.close();
   }
-  return url.startsWith('sqlite:') ? rel(resolve(p.dataDir ?? transcriptDir, url.slice('sqlite:'.length))) : `PostgreSQL (${p.dataDir ? rel(p.dataDir) : ''} databaseUrl)`;
+  return url.startsWith('sqlite:') ? rel(resolve(p.dataDir ?? transcriptDir, url.slice('sqlite:'.length))) : `PostgreSQL ${withoutPassword(url)}`;
 }
 
 export async function runCeremony(file: string, o: CeremonyRunOptions, logger: Logger, out: (s: string) => void): Promise<void> {
