@@ -7,6 +7,7 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { verifySecret } from '../../config/password.js';
+import { FailureThrottle } from '../../core/failure-throttle.js';
 import { normalizeSerial } from '../../core/serial.js';
 import { FlintError } from '../../errors/index.js';
 import { certificateSerialHex } from '../../pki/certificate.js';
@@ -27,25 +28,16 @@ export const MAX_FAILURES = 5;
 
 export class EstAuthenticator {
   private readonly cache = new Map<string, { user: string; expires: number }>();
-  private readonly failures = new Map<string, { count: number; since: number }>();
+  private readonly throttle: FailureThrottle;
 
-  constructor(private readonly p: Pick<EstPorts, 'config' | 'certificates' | 'audit' | 'clock'>) {}
+  constructor(private readonly p: Pick<EstPorts, 'config' | 'certificates' | 'audit' | 'clock'>) {
+    this.throttle = new FailureThrottle(p.clock, MAX_FAILURES, FAILURE_WINDOW_MS);
+  }
 
   /** Throws rateLimited when this address has failed too often recently. */
   checkRate(ip: string): void {
-    const f = this.failures.get(ip);
-    const now = this.p.clock().getTime();
-    if (f && now - f.since < FAILURE_WINDOW_MS && f.count >= MAX_FAILURES) {
-      throw new FlintError('rateLimited', 'too many failed authentication attempts; retry later', { code: 'est.authRateLimited', retryAfter: Math.ceil((f.since + FAILURE_WINDOW_MS - now) / 1000) });
-    }
-  }
-
-  private fail(ip: string): void {
-    const now = this.p.clock().getTime();
-    const f = this.failures.get(ip);
-    if (!f || now - f.since >= FAILURE_WINDOW_MS) this.failures.set(ip, { count: 1, since: now });
-    else f.count++;
-    if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value!);
+    const retryAfter = this.throttle.retryAfter(ip);
+    if (retryAfter !== undefined) throw new FlintError('rateLimited', 'too many failed authentication attempts; retry later', { code: 'est.authRateLimited', retryAfter });
   }
 
   /** The Basic user, undefined when no Basic header was sent; throws unauthorized on a bad one. */
@@ -63,7 +55,7 @@ export class EstAuthenticator {
     const password = colon < 0 ? '' : decoded.slice(colon + 1);
     const user = this.p.config.users.find((u) => u.name === name);
     if (!user || !verifySecret(password, user.passwordHash)) {
-      this.fail(req.ip);
+      this.throttle.fail(req.ip);
       throw new FlintError('unauthorized', 'wrong EST user name or password', { code: 'est.badCredentials' });
     }
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
@@ -79,7 +71,7 @@ export class EstAuthenticator {
     const c = req.clientCert;
     if (!c || c.der.length === 0) return undefined;
     const deny = (why: string) => {
-      this.fail(req.ip);
+      this.throttle.fail(req.ip);
       return new FlintError('unauthorized', `TLS client certificate not accepted: ${why}`, { code: 'est.badClientCert' });
     };
     if (!c.authorized) throw deny('it does not chain to this CA or is outside its validity period');
@@ -125,7 +117,7 @@ export class EstAuthenticator {
       }
       if (!signed) continue;
       if (!current(device) || !current(ca)) {
-        this.fail(req.ip);
+        this.throttle.fail(req.ip);
         throw new FlintError('unauthorized', 'TLS client certificate not accepted: the bootstrap certificate or its CA is expired or not yet valid', { code: 'est.badClientCert' });
       }
       return { kind: 'bootstrap', subject: device.subject.replace(/\n/g, ', '), serial: device.serialNumber.toLowerCase(), issuer: ca.subject.replace(/\n/g, ', '), fingerprint256: device.fingerprint256 };

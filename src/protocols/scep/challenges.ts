@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { verifySecret } from '../../config/password.js';
+import { FailureThrottle } from '../../core/failure-throttle.js';
 import { FlintError } from '../../errors/index.js';
 import type { ParsedCsr } from '../../pki/types.js';
 import type { ScepLabel } from './config.js';
@@ -34,9 +35,12 @@ const sameSet = (a: string[], b: string[]) => JSON.stringify([...a].map((s) => s
 
 export class ScepChallenges {
   private readonly staticOk = new Map<string, number>();
-  private readonly failures = new Map<string, { count: number; since: number }>();
+  /** Throttles guessing (and scrypt work) per client address, as EST does for HTTP Basic. */
+  private readonly throttle: FailureThrottle;
 
-  constructor(private readonly p: Pick<ScepPorts, 'enrollment' | 'audit' | 'config' | 'clock' | 'random'>) {}
+  constructor(private readonly p: Pick<ScepPorts, 'enrollment' | 'audit' | 'config' | 'clock' | 'random'>) {
+    this.throttle = new FailureThrottle(p.clock, MAX_FAILURES, FAILURE_WINDOW_MS);
+  }
 
   /** Creates a one-time challenge for a label; returns it (shown once) and its expiry. */
   async mint(r: MintRequest): Promise<{ challenge: string; expiresAt: Date }> {
@@ -60,20 +64,13 @@ export class ScepChallenges {
    * another subject. Returns which kind matched (for the audit record).
    */
   async verify(labelName: string, label: ScepLabel, csr: ParsedCsr, usedBy: string, ip = 'unknown'): Promise<'static' | 'dynamic'> {
-    const nowMs = this.p.clock().getTime();
-    const f = this.failures.get(ip);
-    if (f && nowMs - f.since < FAILURE_WINDOW_MS && f.count >= MAX_FAILURES) {
-      throw new FlintError('rateLimited', 'too many wrong challenge passwords from this address; retry later', { code: 'scep.challengeRateLimited', retryAfter: Math.ceil((f.since + FAILURE_WINDOW_MS - nowMs) / 1000) });
-    }
+    const retryAfter = this.throttle.retryAfter(ip);
+    if (retryAfter !== undefined) throw new FlintError('rateLimited', 'too many wrong challenge passwords from this address; retry later', { code: 'scep.challengeRateLimited', retryAfter });
     try {
       return await this.check(labelName, label, csr, usedBy);
     } catch (e) {
       // A store that is down says nothing about the password: not a wrong guess.
-      if (e instanceof FlintError && e.kind === 'unavailable') throw e;
-      // Throttles guessing (and scrypt work) per client address, as EST does for HTTP Basic.
-      if (!f || nowMs - f.since >= FAILURE_WINDOW_MS) this.failures.set(ip, { count: 1, since: nowMs });
-      else f.count++;
-      if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value!);
+      if (!(e instanceof FlintError && e.kind === 'unavailable')) this.throttle.fail(ip);
       throw e;
     }
   }
