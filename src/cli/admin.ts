@@ -15,7 +15,7 @@ import type { Frontend, FrontendFactory } from './frontends.js';
 export const adminFrontend: FrontendFactory = (rt): Frontend => {
   const clock = () => new Date();
   const auth = new AdminAuthenticator({ tokens: rt.store.enrollment, audit: rt.audit, clock });
-  const challenges = new ScepChallenges({ enrollment: rt.store.enrollment, audit: rt.audit, config: loadScepConfig(rt.config as unknown), clock, random: (n) => randomBytes(n) });
+  const challenges = new ScepChallenges({ enrollment: rt.store.enrollment, recentEvents: rt.store.recentEvents, audit: rt.audit, config: loadScepConfig(rt.config as unknown), clock, random: (n) => randomBytes(n) });
   const router = express.Router();
   router.post('/scep/:label/challenges', requireScope(auth, (req) => `scep-challenge:${String(req.params.label)}`), express.json({ limit: 16 * 1024, type: () => true }), (req, res) => {
     const token = res.locals.adminToken as { id: string };

@@ -34,7 +34,7 @@ export async function runScepChallenge(o: { data: string; label: string; ttl: st
   const commonName = o.subject?.replace(/^CN=/i, '');
   const dns = o.dns?.split(',').map((s) => s.trim()).filter(Boolean);
   await withStore(o.data, async (store, audit, config) => {
-    const challenges = new ScepChallenges({ enrollment: store.enrollment, audit, config: loadScepConfig(config as unknown), clock: () => new Date(), random: (n) => randomBytes(n) });
+    const challenges = new ScepChallenges({ enrollment: store.enrollment, recentEvents: store.recentEvents, audit, config: loadScepConfig(config as unknown), clock: () => new Date(), random: (n) => randomBytes(n) });
     const r = await challenges.mint({ label: o.label, ttlMs, commonName, dns, actor: actor() });
     if (o.json) out(JSON.stringify({ challenge: r.challenge, label: o.label, expiresAt: r.expiresAt.toISOString() }));
     else out(r.challenge);

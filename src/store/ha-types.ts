@@ -22,6 +22,18 @@ export interface LeaseRepository {
 }
 
 /**
+ * Recent events per key that every node sees (failed password guesses per client address, issue 7
+ * §2: rate-limit counts live in the store), for limits over a sliding window. Best effort: written
+ * without waiting for a flush, never acknowledged data.
+ */
+export interface RecentEventRepository {
+  /** Records an event for `key` at `at`, forgetting `key`'s events older than `at` - keepMs. */
+  record(key: string, at: Date, keepMs: number): Promise<void>;
+  /** How many events `key` has after `after`, and the earliest of them. */
+  since(key: string, after: Date): Promise<{ count: number; first?: Date }>;
+}
+
+/**
  * A committed write other nodes may have cached. PostgreSQL delivers these to every node
  * (LISTEN/NOTIFY, sent in the writing transaction so only committed changes arrive); SQLite only
  * within the writing process, so caches there must also re-check the store (e.g. a short TTL).

@@ -11,13 +11,13 @@ import type { ApprovalRequest, ApprovalStatus } from './approvals.js';
 import type { RevocationRepository } from './revocation-types.js';
 import type { AcmeRepository } from './acme-types.js';
 import type { EnrollmentRepository } from './enrollment-types.js';
-import type { LeaseRepository, StoreChangeListener } from './ha-types.js';
+import type { LeaseRepository, RecentEventRepository, StoreChangeListener } from './ha-types.js';
 
 export type { ApprovalRequest, ApprovalStatus } from './approvals.js';
 export type { RevocationRepository } from './revocation-types.js';
 export type { AcmeRepository } from './acme-types.js';
 export type { EnrollmentRepository } from './enrollment-types.js';
-export type { Lease, LeaseRepository, StoreChange, StoreChangeListener } from './ha-types.js';
+export type { Lease, LeaseRepository, RecentEventRepository, StoreChange, StoreChangeListener } from './ha-types.js';
 
 export type CertificateStatus = 'valid' | 'revoked' | 'hold';
 
@@ -160,6 +160,7 @@ export interface Store {
   readonly acme: AcmeRepository;
   readonly enrollment: EnrollmentRepository;
   readonly leases: LeaseRepository;
+  readonly recentEvents: RecentEventRepository;
   /**
    * Calls `listener` for every committed change (see StoreChange for which nodes see which);
    * returns the unsubscribe function.

@@ -35,6 +35,25 @@ export function haContract(name: string, open: () => Promise<Store>): void {
       await s.close();
     });
 
+    it('recent events are shared by every node, per key, counted after a time and forgotten after keepMs', async () => {
+      const [a, b] = [await open(), await open()];
+      const key = `guess:${Math.random()}`;
+      const t0 = Date.UTC(2026, 0, 1);
+      const at = (s: number) => new Date(t0 + s * 1000);
+      expect(await a.recentEvents.since(key, at(-60))).toEqual({ count: 0 });
+      await a.recentEvents.record(key, at(0), 60_000);
+      await b.recentEvents.record(key, at(10), 60_000); // another node
+      await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).recentEvents.record(key, at(20), 60_000)));
+      expect(await b.recentEvents.since(key, at(-1))).toEqual({ count: 10, first: at(0) });
+      expect(await a.recentEvents.since(key, at(5))).toEqual({ count: 9, first: at(10) });
+      expect(await a.recentEvents.since(`${key}:other`, at(-1))).toEqual({ count: 0 });
+      // Recording at 75 s forgets this key's events before 15 s.
+      await a.recentEvents.record(key, at(75), 60_000);
+      expect(await b.recentEvents.since(key, at(-1))).toEqual({ count: 9, first: at(20) });
+      await a.close();
+      await b.close();
+    });
+
     it('a committed status change and a saved CRL reach subscribers; an unchanged row does not', async () => {
       const s = await open();
       const seen: StoreChange[] = [];

@@ -26,17 +26,20 @@ const CACHE_MAX = 1_000;
 export const FAILURE_WINDOW_MS = 60_000;
 export const MAX_FAILURES = 5;
 
+/** Failures that count against an address's guesses. */
+const GUESS_CODES = new Set(['est.badCredentials', 'est.badClientCert']);
+
 export class EstAuthenticator {
   private readonly cache = new Map<string, { user: string; expires: number }>();
   private readonly throttle: FailureThrottle;
 
-  constructor(private readonly p: Pick<EstPorts, 'config' | 'certificates' | 'audit' | 'clock'>) {
-    this.throttle = new FailureThrottle(p.clock, MAX_FAILURES, FAILURE_WINDOW_MS);
+  constructor(private readonly p: Pick<EstPorts, 'config' | 'certificates' | 'audit' | 'clock' | 'recentEvents'>) {
+    this.throttle = new FailureThrottle(p.recentEvents, 'est-auth', p.clock, MAX_FAILURES, FAILURE_WINDOW_MS);
   }
 
-  /** Throws rateLimited when this address has failed too often recently. */
-  checkRate(ip: string): void {
-    const retryAfter = this.throttle.retryAfter(ip);
+  /** Throws rateLimited when this address has failed too often recently (at any node). */
+  async checkRate(ip: string): Promise<void> {
+    const retryAfter = await this.throttle.retryAfter(ip);
     if (retryAfter !== undefined) throw new FlintError('rateLimited', 'too many failed authentication attempts; retry later', { code: 'est.authRateLimited', retryAfter });
   }
 
@@ -48,16 +51,12 @@ export class EstAuthenticator {
     const now = this.p.clock().getTime();
     const hit = this.cache.get(key);
     if (hit && hit.expires > now) return hit.user;
-    this.checkRate(req.ip);
     const decoded = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     const name = colon < 0 ? decoded : decoded.slice(0, colon);
     const password = colon < 0 ? '' : decoded.slice(colon + 1);
     const user = this.p.config.users.find((u) => u.name === name);
-    if (!user || !verifySecret(password, user.passwordHash)) {
-      this.throttle.fail(req.ip);
-      throw new FlintError('unauthorized', 'wrong EST user name or password', { code: 'est.badCredentials' });
-    }
+    if (!user || !verifySecret(password, user.passwordHash)) throw new FlintError('unauthorized', 'wrong EST user name or password', { code: 'est.badCredentials' });
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, { user: name, expires: now + CACHE_TTL_MS });
     return name;
@@ -70,10 +69,7 @@ export class EstAuthenticator {
   async cert(req: EstRequest): Promise<CertificateRecord | undefined> {
     const c = req.clientCert;
     if (!c || c.der.length === 0) return undefined;
-    const deny = (why: string) => {
-      this.throttle.fail(req.ip);
-      return new FlintError('unauthorized', `TLS client certificate not accepted: ${why}`, { code: 'est.badClientCert' });
-    };
+    const deny = (why: string) => new FlintError('unauthorized', `TLS client certificate not accepted: ${why}`, { code: 'est.badClientCert' });
     if (!c.authorized) throw deny('it does not chain to this CA or is outside its validity period');
     let serial: string;
     try {
@@ -117,7 +113,6 @@ export class EstAuthenticator {
       }
       if (!signed) continue;
       if (!current(device) || !current(ca)) {
-        this.throttle.fail(req.ip);
         throw new FlintError('unauthorized', 'TLS client certificate not accepted: the bootstrap certificate or its CA is expired or not yet valid', { code: 'est.badClientCert' });
       }
       return { kind: 'bootstrap', subject: device.subject.replace(/\n/g, ', '), serial: device.serialNumber.toLowerCase(), issuer: ca.subject.replace(/\n/g, ', '), fingerprint256: device.fingerprint256 };
@@ -131,7 +126,17 @@ export class EstAuthenticator {
    * manufacturer certificate, whatever the label's auth mode.
    */
   async authenticate(req: EstRequest, label: EstLabel, bootstrapCas?: readonly X509Certificate[]): Promise<EstClient> {
-    this.checkRate(req.ip);
+    await this.checkRate(req.ip);
+    try {
+      return await this.identify(req, label, bootstrapCas);
+    } catch (e) {
+      // Wrong credentials and unacceptable certificates count as guesses; sending none does not.
+      if (e instanceof FlintError && GUESS_CODES.has(e.code)) await this.throttle.fail(req.ip);
+      throw e;
+    }
+  }
+
+  private async identify(req: EstRequest, label: EstLabel, bootstrapCas?: readonly X509Certificate[]): Promise<EstClient> {
     if (bootstrapCas?.length && req.clientCert && !req.clientCert.authorized) {
       const b = this.bootstrap(req, bootstrapCas);
       if (b) return b;

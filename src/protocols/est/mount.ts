@@ -13,6 +13,7 @@ export const estFrontend: FrontendFactory = (rt): Frontend => {
     certificates: rt.store.certificates,
     approvals: rt.store.approvals,
     exclusive: exclusiveRunner(rt.store.leases, rt.leases.nodeId),
+    recentEvents: rt.store.recentEvents,
     audit: rt.audit,
     config,
     defaultIssuer: rt.config.defaultIssuer,

@@ -2,7 +2,7 @@
 import type { Authority } from '../../core/authority.js';
 import type { AuditSink, Clock } from '../../core/ports.js';
 import type { RunExclusive } from '../../core/leases.js';
-import type { ApprovalRepository, CertificateRepository } from '../../store/types.js';
+import type { ApprovalRepository, CertificateRepository, RecentEventRepository } from '../../store/types.js';
 import type { EstConfig } from './config.js';
 
 export type EstAuthority = Pick<Authority, 'issue' | 'revoke' | 'chain' | 'profile'>;
@@ -13,6 +13,8 @@ export interface EstPorts {
   approvals: ApprovalRepository;
   /** One node at a time issues an approved request (store lease per approval id). */
   exclusive: RunExclusive;
+  /** Failed-authentication counts per client address, recorded in the store for every node. */
+  recentEvents: RecentEventRepository;
   audit: Pick<AuditSink, 'record'>;
   config: EstConfig;
   defaultIssuer: string;

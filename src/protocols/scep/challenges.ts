@@ -38,8 +38,8 @@ export class ScepChallenges {
   /** Throttles guessing (and scrypt work) per client address, as EST does for HTTP Basic. */
   private readonly throttle: FailureThrottle;
 
-  constructor(private readonly p: Pick<ScepPorts, 'enrollment' | 'audit' | 'config' | 'clock' | 'random'>) {
-    this.throttle = new FailureThrottle(p.clock, MAX_FAILURES, FAILURE_WINDOW_MS);
+  constructor(private readonly p: Pick<ScepPorts, 'enrollment' | 'audit' | 'config' | 'clock' | 'random' | 'recentEvents'>) {
+    this.throttle = new FailureThrottle(p.recentEvents, 'scep-challenge', p.clock, MAX_FAILURES, FAILURE_WINDOW_MS);
   }
 
   /** Creates a one-time challenge for a label; returns it (shown once) and its expiry. */
@@ -64,13 +64,13 @@ export class ScepChallenges {
    * another subject. Returns which kind matched (for the audit record).
    */
   async verify(labelName: string, label: ScepLabel, csr: ParsedCsr, usedBy: string, ip = 'unknown'): Promise<'static' | 'dynamic'> {
-    const retryAfter = this.throttle.retryAfter(ip);
+    const retryAfter = await this.throttle.retryAfter(ip);
     if (retryAfter !== undefined) throw new FlintError('rateLimited', 'too many wrong challenge passwords from this address; retry later', { code: 'scep.challengeRateLimited', retryAfter });
     try {
       return await this.check(labelName, label, csr, usedBy);
     } catch (e) {
       // A store that is down says nothing about the password: not a wrong guess.
-      if (!(e instanceof FlintError && e.kind === 'unavailable')) this.throttle.fail(ip);
+      if (!(e instanceof FlintError && e.kind === 'unavailable')) await this.throttle.fail(ip);
       throw e;
     }
   }

@@ -47,6 +47,7 @@ export function scepHandlers(rt: Runtime, config: ScepConfig, responders: Map<st
     approvals: rt.store.approvals,
     exclusive: exclusiveRunner(rt.store.leases, rt.leases.nodeId),
     enrollment: rt.store.enrollment,
+    recentEvents: rt.store.recentEvents,
     revocation: rt.store.revocation,
     audit: rt.audit,
     config,

@@ -3,7 +3,7 @@ import type { Authority } from '../../core/authority.js';
 import type { AuditSink, Clock, RandomBytes } from '../../core/ports.js';
 import type { RunExclusive } from '../../core/leases.js';
 import type { Decrypter, Signer } from '../../keys/types.js';
-import type { ApprovalRepository, CertificateRepository, EnrollmentRepository, RevocationRepository } from '../../store/types.js';
+import type { ApprovalRepository, CertificateRepository, RecentEventRepository, EnrollmentRepository, RevocationRepository } from '../../store/types.js';
 import type { ScepConfig } from './config.js';
 
 export type ScepAuthority = Pick<Authority, 'issue' | 'revoke' | 'chain' | 'profile'>;
@@ -28,6 +28,8 @@ export interface ScepPorts {
   /** One node at a time issues an approved request (store lease per approval id). */
   exclusive: RunExclusive;
   enrollment: EnrollmentRepository;
+  /** Wrong challenge passwords per client address, recorded in the store for every node. */
+  recentEvents: RecentEventRepository;
   revocation: Pick<RevocationRepository, 'latestCrl'>;
   audit: Pick<AuditSink, 'record' | 'emitted'>;
   config: ScepConfig;

@@ -132,4 +132,17 @@ export const postgresCoreMigrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 901,
+    name: 'ha: recent events (sliding-window limits shared by nodes)',
+    sql: `
+      CREATE TABLE recent_events (
+        key TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        expires BIGINT NOT NULL
+      );
+      CREATE INDEX recent_events_key_at ON recent_events (key, at);
+      CREATE INDEX recent_events_expires ON recent_events (expires);
+    `,
+  },
 ];

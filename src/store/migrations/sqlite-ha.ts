@@ -1,4 +1,4 @@
-/** SQLite schema for coordination between nodes (versions 900..999): leases. */
+/** SQLite schema for coordination between nodes (versions 900..999): leases, recent events. */
 import type { Migration } from './sqlite.js';
 
 export const haMigrations: Migration[] = [
@@ -11,6 +11,19 @@ export const haMigrations: Migration[] = [
         holder TEXT NOT NULL,
         expires_at INTEGER NOT NULL
       );
+    `,
+  },
+  {
+    version: 901,
+    name: 'ha: recent events (sliding-window limits shared by nodes)',
+    sql: `
+      CREATE TABLE recent_events (
+        key TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+      );
+      CREATE INDEX recent_events_key_at ON recent_events (key, at);
+      CREATE INDEX recent_events_expires ON recent_events (expires);
     `,
   },
 ];

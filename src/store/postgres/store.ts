@@ -16,6 +16,7 @@ import type {
   CertificateRepository,
   EnrollmentRepository,
   LeaseRepository,
+  RecentEventRepository,
   RevocationRepository,
   Store,
   StoreChangeListener,
@@ -27,6 +28,7 @@ import { pgCaRepository, pgCertificateRepository } from './certificates.js';
 import { ChangeFeed } from './changes.js';
 import { isConnectionError } from './db.js';
 import { pgEnrollmentRepository } from './enrollment.js';
+import { pgRecentEventRepository } from './recent-events.js';
 import { pgLeaseRepository } from './leases.js';
 import { applyMigrations } from './migrate.js';
 import { pgRevocationRepository } from './revocation.js';
@@ -52,6 +54,7 @@ export class PgStore implements Store {
   readonly acme: AcmeRepository;
   readonly enrollment: EnrollmentRepository;
   readonly leases: LeaseRepository;
+  readonly recentEvents: RecentEventRepository;
   private readonly feed: ChangeFeed;
   private closed = false;
 
@@ -70,6 +73,7 @@ export class PgStore implements Store {
     this.approvals = pgApprovalRepository(pool);
     this.revocation = pgRevocationRepository(pool, emit, origin);
     this.leases = pgLeaseRepository(pool);
+    this.recentEvents = pgRecentEventRepository(pool);
     this.acme = pgAcmeRepository(pool);
     this.enrollment = pgEnrollmentRepository(pool);
   }

@@ -12,6 +12,7 @@ import type {
   CertificateRepository,
   EnrollmentRepository,
   LeaseRepository,
+  RecentEventRepository,
   StoreChange,
   StoreChangeListener,
   RevocationChange,
@@ -25,6 +26,7 @@ import { sqliteApprovalRepository } from './approvals.js';
 import { sqliteRevocationRepository } from './revocation.js';
 import { sqliteAcmeRepository } from './acme.js';
 import { sqliteEnrollmentRepository } from './enrollment.js';
+import { sqliteRecentEventRepository } from './recent-events.js';
 import { sqliteLeaseRepository } from './leases.js';
 
 export { appendAuditSync } from './audit.js';
@@ -58,6 +60,7 @@ export class SqliteStore implements Store {
   readonly acme: AcmeRepository;
   readonly enrollment: EnrollmentRepository;
   readonly leases: LeaseRepository;
+  readonly recentEvents: RecentEventRepository;
   private readonly writer: WriteBatcher;
   /** In-process only: other processes on the same file do not see these (see StoreChange). */
   private readonly listeners = new Set<StoreChangeListener>();
@@ -69,6 +72,7 @@ export class SqliteStore implements Store {
     this.approvals = sqliteApprovalRepository(db, w);
     this.revocation = sqliteRevocationRepository(db, w, (c) => this.emit(c));
     this.leases = sqliteLeaseRepository(db, w);
+    this.recentEvents = sqliteRecentEventRepository(db, w);
     this.acme = sqliteAcmeRepository(db, w);
     this.enrollment = sqliteEnrollmentRepository(db, w);
     this.cas = {

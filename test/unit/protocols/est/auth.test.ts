@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashSecret } from '../../../../src/config/password.js';
+import { freshRecentEvents } from '../../../helpers/recent-events.js';
 import { EstAuthenticator, MAX_FAILURES } from '../../../../src/protocols/est/auth.js';
 import { estLabelSchema } from '../../../../src/protocols/est/config.js';
 import type { EstRequest } from '../../../../src/protocols/est/ports.js';
@@ -16,6 +17,7 @@ function setup() {
     certificates: { get: async () => undefined },
     audit: { record: async () => [] },
     clock: () => new Date(now),
+    recentEvents: freshRecentEvents(),
   });
   return { auth, advance: (ms: number) => (now += ms) };
 }
@@ -84,6 +86,7 @@ function setupAt(start: number) {
     certificates: { get: async () => undefined },
     audit: { record: async () => [] },
     clock: () => new Date(now),
+    recentEvents: freshRecentEvents(),
   });
   return { auth, advance: (ms: number) => (now += ms) };
 }

@@ -13,6 +13,7 @@ import { SqliteStore } from '../../../../src/store/index.js';
 /** Leases from a real (in-memory) SQLite store: this process is node-a. */
 const leaseStore = SqliteStore.open(':memory:');
 import { P256_CSR } from '../../pki/fixtures.js';
+import { freshRecentEvents } from '../../../helpers/recent-events.js';
 
 const CERT = Buffer.from('3003020107', 'hex');
 
@@ -67,6 +68,7 @@ function setup(labels: Record<string, object>) {
     config: { users: [{ name: 'est', passwordHash: hashSecret('pw') }], labels: new Map(Object.entries(labels).map(([k, v]) => [k, estLabelSchema.parse(v)])), bootstrapCas: new Map() },
     defaultIssuer: 'issuing',
     clock: () => new Date(),
+    recentEvents: freshRecentEvents(),
   };
   return { h: new EstHandlers(ports), issued, approvals, audits };
 }
@@ -226,6 +228,7 @@ function setupIssuing(labels: Record<string, object>) {
     config: { users: [{ name: 'est', passwordHash: hashSecret('pw') }], labels: new Map(Object.entries(labels).map(([k, v]) => [k, estLabelSchema.parse(v)])), bootstrapCas: new Map() },
     defaultIssuer: 'issuing',
     clock: () => new Date(),
+    recentEvents: freshRecentEvents(),
   };
   return { h: new EstHandlers(ports), approvals, ports: { records, serials, revoked } };
 }
