@@ -43,14 +43,19 @@ export class EstAuthenticator {
     if (retryAfter !== undefined) throw new FlintError('rateLimited', 'too many failed authentication attempts; retry later', { code: 'est.authRateLimited', retryAfter });
   }
 
-  /** The Basic user, undefined when no Basic header was sent; throws unauthorized on a bad one. */
-  basic(req: EstRequest): string | undefined {
+  /**
+   * The Basic user, undefined when no Basic header was sent; throws unauthorized on a bad one. Only
+   * credentials that must be verified (not cached) meet the guess throttle: a throttled address is
+   * refused before the scrypt check.
+   */
+  async basic(req: EstRequest): Promise<string | undefined> {
     const h = req.authorization;
     if (!h || !/^basic\s/i.test(h)) return undefined;
     const key = createHash('sha256').update(h).digest('hex');
     const now = this.p.clock().getTime();
     const hit = this.cache.get(key);
     if (hit && hit.expires > now) return hit.user;
+    await this.checkRate(req.ip);
     const decoded = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     const name = colon < 0 ? decoded : decoded.slice(0, colon);
@@ -126,7 +131,6 @@ export class EstAuthenticator {
    * manufacturer certificate, whatever the label's auth mode.
    */
   async authenticate(req: EstRequest, label: EstLabel, bootstrapCas?: readonly X509Certificate[]): Promise<EstClient> {
-    await this.checkRate(req.ip);
     try {
       return await this.identify(req, label, bootstrapCas);
     } catch (e) {
@@ -152,7 +156,7 @@ export class EstAuthenticator {
         if (!allowBasic || !req.authorization) throw e;
       }
     }
-    const user = this.basic(req);
+    const user = await this.basic(req);
     if (user !== undefined) {
       if (!allowBasic) throw new FlintError('forbidden', 'this EST label requires a TLS client certificate', { code: 'est.certRequired' });
       return { kind: 'basic', user };
