@@ -64,18 +64,16 @@ export class ScepChallenges {
    * another subject. Returns which kind matched (for the audit record).
    */
   async verify(labelName: string, label: ScepLabel, csr: ParsedCsr, usedBy: string, ip = 'unknown'): Promise<'static' | 'dynamic'> {
-    const retryAfter = await this.throttle.retryAfter(ip);
-    if (retryAfter !== undefined) throw new FlintError('rateLimited', 'too many wrong challenge passwords from this address; retry later', { code: 'scep.challengeRateLimited', retryAfter });
     try {
-      return await this.check(labelName, label, csr, usedBy);
+      return await this.check(labelName, label, csr, usedBy, ip);
     } catch (e) {
-      // A store that is down says nothing about the password: not a wrong guess.
-      if (!(e instanceof FlintError && e.kind === 'unavailable')) await this.throttle.fail(ip);
+      // A store that is down says nothing about the password, and a refused attempt was not checked: neither is a guess.
+      if (!(e instanceof FlintError && (e.kind === 'unavailable' || e.kind === 'rateLimited'))) await this.throttle.fail(ip);
       throw e;
     }
   }
 
-  private async check(labelName: string, label: ScepLabel, csr: ParsedCsr, usedBy: string): Promise<'static' | 'dynamic'> {
+  private async check(labelName: string, label: ScepLabel, csr: ParsedCsr, usedBy: string, ip: string): Promise<'static' | 'dynamic'> {
     const pw = csr.challengePassword;
     if (!pw) throw new FlintError('forbidden', 'the CSR carries no challengePassword', { code: 'scep.badChallenge' });
     const now = this.p.clock();
@@ -92,6 +90,10 @@ export class ScepChallenges {
       const key = createHash('sha256').update(`${labelName}\0${pw}`).digest('hex');
       const hit = this.staticOk.get(key);
       if (hit && hit > now.getTime()) return 'static';
+      // Only the static challenge can be guessed (dynamic ones are 128-bit random): the throttle
+      // stands before its scrypt check, at every node.
+      const retryAfter = await this.throttle.retryAfter(ip);
+      if (retryAfter !== undefined) throw new FlintError('rateLimited', 'too many wrong challenge passwords from this address; retry later', { code: 'scep.challengeRateLimited', retryAfter });
       if (verifySecret(pw, label.challengeHash)) {
         if (this.staticOk.size > 1000) this.staticOk.clear();
         this.staticOk.set(key, now.getTime() + STATIC_CACHE_MS);
