@@ -86,7 +86,7 @@ export function createApps(d: AppDeps): { http: Express; https: Express } {
   http.get('/readyz', async (_req, res) => {
     const r = await d.readiness.check({ fresh: true });
     const ok = r.ok && !d.draining();
-    if (!ok) res.setHeader('Retry-After', '5');
+    if (!ok) res.setHeader('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', ...r.detail, draining: d.draining() });
   });
   http.get('/metrics', async (_req, res, next) => {

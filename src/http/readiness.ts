@@ -1,8 +1,8 @@
 /**
  * Readiness (issue 7 §5): whether this node's store and key store answer. For requests it is
  * checked at most once per `intervalMs` and cached, so the per-request gate costs a comparison
- * (/readyz probes afresh and updates the cache); each probe part is
- * bounded by `timeoutMs` (an unreachable database must not hang the check). While not ready,
+ * (/readyz probes afresh and updates the cache); the probe bounds each part with within() (an
+ * unreachable database must not hang the check). While not ready,
  * protocol requests get 503 + Retry-After (apps.ts); the node recovers by itself on the first
  * successful check, with no restart.
  */

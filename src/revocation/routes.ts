@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
-import { isFlintError } from '../errors/index.js';
+import { isFlintError, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../errors/index.js';
 import { ocspError, OCSP_STATUS } from '../pki/ocsp.js';
 import type { CrlKind } from '../store/revocation-types.js';
 import type { CrlService } from './crl/service.js';
@@ -97,7 +97,7 @@ export function revocationRouter(d: { ocsp: OcspResponder; crl: CrlService; logg
     } catch (e) {
       if (isFlintError(e) && e.kind === 'notFound') return void res.status(404).type('text/plain').send(`${e.detail}\n`);
       d.logger?.warn({ err: e }, 'CRL unavailable');
-      res.status(503).setHeader('Retry-After', '5').type('text/plain').send('CRL temporarily unavailable\n');
+      res.status(503).setHeader('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS)).type('text/plain').send('CRL temporarily unavailable\n');
     }
   });
 

@@ -42,6 +42,9 @@ export interface AcmeCall {
   originalUrl: string;
 }
 
+/** A provisioner this server does not serve (or a Host header it cannot build URLs for): 404. */
+const unknownProvisioner = () => new AcmeError('malformed', 'unknown ACME provisioner', { status: 404 });
+
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 const URL_CACHE_MAX = 256;
 
@@ -130,14 +133,10 @@ export class AcmeEndpoints {
     else write(res, r.status);
   }
 
-  private unknownProvisioner(c: AcmeCall): Promise<void> {
-    return this.problem(c.res, undefined, new AcmeError('malformed', 'unknown ACME provisioner', { status: 404 }));
-  }
-
   /** §7.1.1 GET directory. */
   async directory(c: AcmeCall): Promise<void> {
     const urls = this.urlsFor(c.req, c.prov);
-    if (!urls) return this.unknownProvisioner(c);
+    if (!urls) return this.problem(c.res, undefined, unknownProvisioner());
     c.res.setHeader('Cache-Control', 'no-store');
     write(c.res, 200, { contentType: 'application/json', data: JSON.stringify(directory(urls, this.provs.get(c.prov)!, this.o.deps.profileDescriptions)) });
   }
@@ -146,7 +145,7 @@ export class AcmeEndpoints {
   async renewalInfo(c: AcmeCall, certId: string): Promise<void> {
     const urls = this.urlsFor(c.req, c.prov);
     try {
-      if (!urls) throw new AcmeError('malformed', 'unknown ACME provisioner', { status: 404 });
+      if (!urls) throw unknownProvisioner();
       const r = await renewalInfo(this.o.deps, certId);
       c.res.setHeader('Retry-After', String(r.retryAfterSeconds));
       write(c.res, 200, { contentType: 'application/json', data: JSON.stringify(r.json) });
@@ -158,7 +157,7 @@ export class AcmeEndpoints {
   /** §7.2 newNonce: HEAD → 200, GET → 204. */
   async nonce(c: AcmeCall): Promise<void> {
     const urls = this.urlsFor(c.req, c.prov);
-    if (!urls) return this.unknownProvisioner(c);
+    if (!urls) return this.problem(c.res, undefined, unknownProvisioner());
     await this.envelope(c.res, urls);
     if (c.req.method === 'HEAD') {
       // Without a Content-Length node's HTTP client (acme-client, axios) cannot tell where a HEAD
@@ -175,7 +174,7 @@ export class AcmeEndpoints {
     const urls = this.urlsFor(c.req, c.prov);
     let actor = 'acme:anonymous';
     try {
-      if (!urls) throw new AcmeError('malformed', 'unknown ACME provisioner', { status: 404 });
+      if (!urls) throw unknownProvisioner();
       const verified = await verifyJws(
         { contentType: c.req.headers['content-type'], body, url: `https://${c.req.headers.host}${c.originalUrl}`, key, accountUrlPrefix: urls.accountPrefix, provisioner: c.prov },
         this.o.nonces,

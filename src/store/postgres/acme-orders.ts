@@ -47,6 +47,17 @@ export function pgAcmeOrders(pool: pg.Pool): OrderMethods {
     return r ? toOrder(r) : undefined;
   };
   const idList = async (sql: string, args: unknown[]) => ids((await query(pool, sql, args)).rows);
+  /**
+   * Lease of the node finishing a processing order or challenge: one conditional UPDATE; a
+   * concurrent claimer waits on the row lock, then re-checks the WHERE against the winner's
+   * claimed_until and gets no row. The attempt number, or undefined when another node holds it.
+   */
+  const claim = (table: 'acme_orders' | 'acme_challenges') => async (id: string, now: Date, until: Date) =>
+    (await lazyQuery<{ attempts: number }>(pool,
+      `UPDATE ${table} SET claimed_until = $1, attempts = attempts + 1 FROM lazy_commit
+       WHERE id = $2 AND status = 'processing' AND (claimed_until IS NULL OR claimed_until < $3) RETURNING attempts`,
+      [until.getTime(), id, now.getTime()],
+    )).rows[0]?.attempts;
   return {
     createOrder: (o, authzs, audit = [], opts = {}) =>
       inTx(pool, async (c) => {
@@ -111,14 +122,7 @@ export function pgAcmeOrders(pool: pg.Pool): OrderMethods {
         return true;
       }, { durable: opts.durable !== false });
     },
-    // Leases: one conditional UPDATE; a concurrent claimer waits on the row lock, then re-checks
-    // the WHERE against the winner's claimed_until and gets no row.
-    claimOrder: async (id, now, until) =>
-      (await lazyQuery<{ attempts: number }>(pool,
-        `UPDATE acme_orders SET claimed_until = $1, attempts = attempts + 1 FROM lazy_commit
-         WHERE id = $2 AND status = 'processing' AND (claimed_until IS NULL OR claimed_until < $3) RETURNING attempts`,
-        [until.getTime(), id, now.getTime()],
-      )).rows[0]?.attempts,
+    claimOrder: claim('acme_orders'),
     listStaleOrders: (now, limit) => idList("SELECT id FROM acme_orders WHERE status = 'processing' AND claimed_until < $1 LIMIT $2", [now.getTime(), limit]),
     findSerialByRequester: async (requester) =>
       (await query<{ serial: string }>(pool, 'SELECT serial FROM certificates WHERE requester = $1 LIMIT 1', [requester])).rows[0]?.serial,
@@ -145,12 +149,7 @@ export function pgAcmeOrders(pool: pg.Pool): OrderMethods {
          WHERE id = $2 AND status = 'pending' AND authz_id IN (SELECT id FROM acme_authzs WHERE status = 'pending')`,
         [now.getTime(), id],
       )).rowCount === 1,
-    claimChallenge: async (id, now, until) =>
-      (await lazyQuery<{ attempts: number }>(pool,
-        `UPDATE acme_challenges SET claimed_until = $1, attempts = attempts + 1 FROM lazy_commit
-         WHERE id = $2 AND status = 'processing' AND (claimed_until IS NULL OR claimed_until < $3) RETURNING attempts`,
-        [until.getTime(), id, now.getTime()],
-      )).rows[0]?.attempts,
+    claimChallenge: claim('acme_challenges'),
     listStaleChallenges: (now, unleasedBefore, limit) =>
       idList(
         "SELECT id FROM acme_challenges WHERE status = 'processing' AND (claimed_until < $1 OR (claimed_until IS NULL AND (started_at IS NULL OR started_at < $2))) LIMIT $3",

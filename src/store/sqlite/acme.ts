@@ -64,6 +64,16 @@ function loadAuthz(db: Db, r: Row): AcmeAuthzRecord {
 
 export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
   let nonceInserts = 0;
+  /**
+   * Lease of the node finishing a processing order or challenge: taken when free or lapsed, counting
+   * attempts; the attempt number, or undefined when another node holds it.
+   */
+  const claim = (table: 'acme_orders' | 'acme_challenges') => (id: string, now: Date, until: Date) =>
+    w.run((d) => {
+      const r = prep(d, `UPDATE ${table} SET claimed_until = ?, attempts = attempts + 1 WHERE id = ? AND status = 'processing' AND (claimed_until IS NULL OR claimed_until < ?) RETURNING attempts`)
+        .get(until.getTime(), id, now.getTime()) as { attempts: number } | undefined;
+      return r?.attempts;
+    }, false);
   return {
     // Used nonces and leases commit without their own fsync (synchronous=NORMAL: safe against a process
     // crash, made power-safe by the next durable commit). A power loss can at worst bring back a
@@ -199,13 +209,7 @@ export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
         appendAuditSync(d, audit);
         return true;
       }, opts.durable !== false),
-    claimOrder: (id, now, until) =>
-      w.run((d) => {
-        const r = d
-          .prepare("UPDATE acme_orders SET claimed_until = ?, attempts = attempts + 1 WHERE id = ? AND status = 'processing' AND (claimed_until IS NULL OR claimed_until < ?) RETURNING attempts")
-          .get(until.getTime(), id, now.getTime()) as { attempts: number } | undefined;
-        return r?.attempts;
-      }, false),
+    claimOrder: claim('acme_orders'),
     listStaleOrders: async (now, limit) =>
       (prep(db, "SELECT id FROM acme_orders WHERE status = 'processing' AND claimed_until < ? LIMIT ?").all(now.getTime(), limit) as { id: string }[]).map((r) => r.id),
     findSerialByRequester: async (requester) => (prep(db, 'SELECT serial FROM certificates WHERE requester = ? LIMIT 1').get(requester) as { serial: string } | undefined)?.serial,
@@ -239,13 +243,7 @@ export function sqliteAcmeRepository(db: Db, w: WriteBatcher): AcmeRepository {
           .run(now.getTime(), id);
         return res.changes === 1;
       }, false),
-    claimChallenge: (id, now, until) =>
-      w.run((d) => {
-        const r = d
-          .prepare("UPDATE acme_challenges SET claimed_until = ?, attempts = attempts + 1 WHERE id = ? AND status = 'processing' AND (claimed_until IS NULL OR claimed_until < ?) RETURNING attempts")
-          .get(until.getTime(), id, now.getTime()) as { attempts: number } | undefined;
-        return r?.attempts;
-      }, false),
+    claimChallenge: claim('acme_challenges'),
     listStaleChallenges: async (now, unleasedBefore, limit) =>
       (
         db
