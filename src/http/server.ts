@@ -25,6 +25,19 @@ export interface FastContext {
  */
 export type FastHandler = (req: IncomingMessage, res: ServerResponse, ctx: FastContext) => boolean;
 
+/**
+ * A fast handler's request body, whole (its Content-Length was checked against a limit first);
+ * undefined when the client aborted mid-body and nobody is left to answer.
+ */
+export function readFastBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', () => resolve(undefined));
+  });
+}
+
 export interface FastPath extends FastContext {
   handlers: FastHandler[];
   /** Handlers tried before express on the HTTPS listener (e.g. ACME), with their own request counter. */

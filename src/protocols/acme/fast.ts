@@ -9,16 +9,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { readFastBody, type FastContext, type FastHandler } from '../../http/server.js';
 import type { AcmeCall, AcmeEndpoints } from './endpoints.js';
 import { POST_RESOURCES, type PostResource } from './routes.js';
-
-/** What the listener passes (http/server.ts FastContext, declared here: protocols do not import http/). */
-export interface FastContext {
-  draining(): boolean;
-  count(status: number): void;
-}
-/** True when the handler took the request (and answers it); false to fall through to express. */
-export type FastHandler = (req: IncomingMessage, res: ServerResponse, ctx: FastContext) => boolean;
 
 /** Path segments the fast path takes (ids are base64url, serials hex, chain numbers digits, ARI certIDs two base64url parts). */
 const SEGMENT = /^[A-Za-z0-9_.-]+$/;
@@ -36,16 +29,6 @@ function match(rest: string[]): { r: PostResource; params: Record<string, string
     if (ok) return { r, params };
   }
   return undefined;
-}
-
-function readBody(req: IncomingMessage, length: number): Promise<Buffer | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length)));
-    // Aborted mid-body: nobody is left to answer.
-    req.on('error', () => resolve(undefined));
-  });
 }
 
 export function acmeFastHandler(ep: AcmeEndpoints, logger?: Logger): FastHandler {
@@ -85,7 +68,7 @@ export function acmeFastHandler(ep: AcmeEndpoints, logger?: Logger): FastHandler
       const encoding = req.headers['content-encoding'];
       if (!m || !Number.isSafeInteger(length) || length > ep.bodyLimit || (encoding !== undefined && encoding !== 'identity')) return false;
       run = async () => {
-        const body = await readBody(req, length);
+        const body = await readFastBody(req);
         if (body === undefined) return void res.destroy();
         await ep.post(c, m.r.key, m.r.handler, m.params, body.length ? body : undefined);
       };

@@ -9,7 +9,7 @@
  * Requests are still audited by the handlers; there is no per-request log line on this path.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FastContext, FastHandler } from '../../http/server.js';
+import { readFastBody, type FastContext, type FastHandler } from '../../http/server.js';
 import type { ScepHandlers } from './handlers.js';
 import type { ScepResponse } from './ports.js';
 
@@ -55,11 +55,9 @@ export function scepFastHandler(d: { handlers: ScepHandlers; defaultLabel: strin
   return (req, res, ctx) => {
     const label = take(req);
     if (label === undefined) return false;
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const message = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      d.handlers.handle({ label, ip: req.socket.remoteAddress ?? 'unknown', method: 'POST', operation: 'PKIOperation', message }).then(
+    void readFastBody(req).then((message) => {
+      if (message === undefined) return void res.destroy();
+      return d.handlers.handle({ label, ip: req.socket.remoteAddress ?? 'unknown', method: 'POST', operation: 'PKIOperation', message }).then(
         (r) => send(res, ctx, r),
         (e: unknown) => {
           // handle() answers every client error itself; this is a bug guard, not a code path.
@@ -68,7 +66,6 @@ export function scepFastHandler(d: { handlers: ScepHandlers; defaultLabel: strin
         },
       );
     });
-    req.on('error', () => res.destroy());
     return true;
   };
 }
